@@ -2,8 +2,17 @@
 
 __version__ = "0.1.0"
 
-from .solvers import (SolverResult, StepSizeWarning, fista, ista, lipschitz_constant,
-                      sista, soft_threshold)
+from .datasets import sample_image
+from .estimators import Lasso
+from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identity_dictionary,
+                       make_dictionary, paper_matrices, wavelet_dictionary)
+from .metrics import nmse_db, psnr, snr, support_recovery
+from .solvers import (SolverResult, StepSizeWarning, fista, ista, lipschitz_constant, sista,
+                      soft_threshold)
 
-__all__ = ["SolverResult", "StepSizeWarning", "fista", "ista", "lipschitz_constant", "sista",
-           "soft_threshold"]
+__all__ = [
+    "Lasso", "SolverResult", "StepSizeWarning", "bernoulli_matrix", "dct_dictionary", "fista",
+    "gaussian_matrix", "identity_dictionary", "ista", "lipschitz_constant", "make_dictionary",
+    "nmse_db", "paper_matrices", "psnr", "sample_image", "sista", "snr", "soft_threshold",
+    "support_recovery", "wavelet_dictionary",
+]

@@ -24,7 +24,8 @@ def soft_threshold_inplace(z, tau):
 
 
 @njit(cache=True)
-def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accelerated):
+def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accelerated,
+                            positive):
     """Run ``n_steps`` ISTA or FISTA iterations on a batch of lasso problems, in place.
 
     Minimises ``1/2 ||x_b - Phi h_b||^2 + lam ||h_b||_1`` for every row ``b``, with
@@ -38,6 +39,7 @@ def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accele
     z : (B, N) array, FISTA's extrapolated points (updated; equal to ``h`` for ISTA).
     t : (B,) array, FISTA's momentum sequences (updated).
     accelerated : bool, FISTA when True, ISTA when False.
+    positive : bool, constrain the codes to be non-negative (the prox is ``max(v - thresh, 0)``).
     """
     B, N = h.shape
     h_old = np.empty(N, h.dtype)
@@ -50,7 +52,7 @@ def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accele
                 v = z[b, j] + step * grad[b, j]
                 if v > thresh:
                     v -= thresh
-                elif v < -thresh:
+                elif v < -thresh and not positive:
                     v += thresh
                 else:
                     v = 0.0

@@ -142,12 +142,13 @@ def lasso_objective(x, Phi, h, lam1):
     return 0.5 * np.einsum("bm,bm->b", residual, residual) + lam1 * np.abs(h).sum(axis=1)
 
 
-def lasso_duality_gap(x, Phi, h, lam1):
+def lasso_duality_gap(x, Phi, h, lam1, positive=False):
     """Duality gap of the lasso per row, and the primal objective, computed in float64.
 
     The dual point is the residual scaled into the dual feasible set,
     ``theta = r * min(1, lam1 / ||Phi^T r||_inf)``; the dual objective is
-    ``1/2 ||x||^2 - 1/2 ||x - theta||^2``.
+    ``1/2 ||x||^2 - 1/2 ||x - theta||^2``. With ``positive`` (codes constrained to be
+    non-negative) the dual constraint is one-sided, ``max(Phi^T r) <= lam1``.
 
     Returns
     -------
@@ -157,19 +158,21 @@ def lasso_duality_gap(x, Phi, h, lam1):
     Phi = np.asarray(Phi, np.float64)
     h = np.asarray(h, np.float64)
     residual = x - h @ Phi.T
-    correlation = np.abs(residual @ Phi).max(axis=1) if Phi.shape[1] else np.zeros(len(x))
+    correlation = residual @ Phi
+    if not positive:
+        correlation = np.abs(correlation)
+    correlation = correlation.max(axis=1, initial=0.0)
     scale = np.minimum(1.0, lam1 / np.maximum(correlation, np.finfo(np.float64).tiny))
     r2 = np.einsum("bm,bm->b", residual, residual)
     primal = 0.5 * r2 + lam1 * np.abs(h).sum(axis=1)
     xr = np.einsum("bm,bm->b", x, residual)
-    x2 = np.einsum("bm,bm->b", x, x)
     # 1/2||x||^2 - 1/2||x - s r||^2 = s x.r - s^2/2 ||r||^2
     dual = scale * xr - 0.5 * scale**2 * r2
     return primal - dual, primal
 
 
 def ista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=None,
-         history=False):
+         positive=False, history=False):
     """Solve the lasso by ISTA (proximal gradient) for one signal or a batch.
 
     Parameters
@@ -192,6 +195,8 @@ def ista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=None
         Stop a signal when its relative duality gap ``gap / (1/2 ||x||^2)`` is at most ``tol``.
     h_init : array_like of shape (N,) or (B, N), optional
         Warm start (zeros when omitted).
+    positive : bool, default=False
+        Constrain the codes to be non-negative.
     history : bool, default=False
         Record the objective of every signal after every iteration.
 
@@ -215,11 +220,11 @@ def ista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=None
     >>> bool(result.converged)
     True
     """
-    return _lasso("ista", x, A, lam1, D, alpha, max_iter, tol, h_init, history)
+    return _lasso("ista", x, A, lam1, D, alpha, max_iter, tol, h_init, positive, history)
 
 
 def fista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=None,
-          history=False):
+          positive=False, history=False):
     """Solve the lasso by FISTA (accelerated proximal gradient, with adaptive restart).
 
     Same parameters and result as :func:`ista`. The momentum is restarted whenever it points
@@ -235,7 +240,7 @@ def fista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=Non
     >>> result.h.shape, bool(result.converged.all())
     ((5, 40), True)
     """
-    return _lasso("fista", x, A, lam1, D, alpha, max_iter, tol, h_init, history)
+    return _lasso("fista", x, A, lam1, D, alpha, max_iter, tol, h_init, positive, history)
 
 
 def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
@@ -334,7 +339,7 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
 # internals
 
 
-def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, history):
+def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, positive, history):
     x, dtype = _as_float_array(x, "x")
     if x.ndim not in (1, 2):
         raise ValueError(f"x must have shape (M,) or (B, M), got shape {x.shape}")
@@ -350,14 +355,14 @@ def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, history):
     H = _initial_codes(h_init, B, N, dtype, "h_init", single)
 
     h, n_iter, converged, gap, primal, records = _proximal_gradient(
-        X, Phi, PhiT, H, lam1, alpha, max_iter, tol, method == "fista", history)
+        X, Phi, PhiT, H, lam1, alpha, max_iter, tol, method == "fista", positive, history)
     y_hat = h @ D.T
     if not converged.all():
         warnings.warn(f"{method}: {np.count_nonzero(~converged)} of {B} signals did not reach "
                       f"tol={tol} in max_iter={max_iter} iterations", ConvergenceWarning,
                       stacklevel=3)
     settings = dict(method=method, lam1=float(lam1), alpha=alpha, max_iter=max_iter, tol=tol,
-                    dtype=dtype.name)
+                    positive=positive, dtype=dtype.name)
     if single:
         h, y_hat, n_iter, converged, primal, gap = (a[0] for a in (h, y_hat, n_iter, converged,
                                                                      primal, gap))
@@ -366,8 +371,8 @@ def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, history):
                         objective=primal, gap=gap, history=records, settings=settings)
 
 
-def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated, history,
-                       check_every=10):
+def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated, positive,
+                       history, check_every=10):
     """Iterate in chunks of ``check_every`` steps on the signals not yet converged.
 
     Between chunks the duality gap of every active signal is checked in float64, and the
@@ -391,7 +396,7 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
     done_iters = 0
     step, thresh = dtype.type(1.0 / alpha), dtype.type(lam1 / alpha)
     while True:
-        g, p = lasso_duality_gap(xa, Phi, ha, lam1)
+        g, p = lasso_duality_gap(xa, Phi, ha, lam1, positive)
         gap[active], primal[active], n_iter[active] = g / np.maximum(scale[active], 1e-300), p, \
             done_iters
         h[active] = ha
@@ -409,7 +414,7 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
             xa, ha, za, ta = (np.ascontiguousarray(a[keep]) for a in (xa, ha, za, ta))
         n_steps = min(check_every, max_iter - done_iters)
         _kernels.proximal_gradient_steps(Phi, PhiT, xa, ha, za, ta, step, thresh, n_steps,
-                                         accelerated)
+                                         accelerated, positive)
         done_iters += n_steps
     records = None if records is None else np.array(records).reshape(-1, B)
     return h, n_iter, converged, gap, primal, records
