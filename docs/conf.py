@@ -11,6 +11,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.intersphinx",
     "numpydoc",
+    "sphinx_click",
 ]
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False

@@ -1,15 +1,24 @@
 """scikit-learn style estimators: the faces of the solvers for fit / predict users."""
 
+import json
+import os
+import tempfile
 import warnings
+import zipfile
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .matrices import make_dictionary
+from .network import LEARNABLE, SISTAParams, forward
 from .solvers import fista
+from .training import train
 
-__all__ = ["Lasso"]
+__all__ = ["Lasso", "SISTARegressor", "load_model"]
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -59,10 +68,10 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from sparserec import Lasso
-    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-    >>> model = Lasso(alpha=0.1).fit(X, [0.0, 1.0, 2.0])
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> model = Lasso(alpha=0.1).fit(X, [0.0, 1.0, 2.0, 3.0])
     >>> np.round(model.coef_, 2), round(float(model.intercept_), 2)
-    (array([0.85, 0.  ]), 0.15)
+    (array([0.92, 0.  ]), 0.12)
     """
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=1000, tol=1e-4,
@@ -145,3 +154,389 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# ----------------------------------------------------------------------------------------
+# The learned mode: the SISTA-RNN
+
+
+class SISTARegressor(RegressorMixin, BaseEstimator):
+    """The SISTA-RNN (Wisdom et al., 2016) as a scikit-learn regressor from measurements to signals.
+
+    SISTA with ``n_layers`` iterations per frame, unfolded into a recurrent network whose
+    parameters (dictionary, transition, step ``alpha``, penalties ``lam1``, ``lam2``, and
+    optionally the measurement matrix) are trained by backpropagation through time on pairs
+    of measurement and signal sequences. Before training (or with ``fit(X)`` and no ``Y``)
+    it is classical SISTA with ``n_layers`` iterations per frame.
+
+    Parameters
+    ----------
+    measurement_matrix : array_like of shape (M, N)
+        The matrix ``A`` of the measurements ``x_t = A y_t``. Required (None fails at fit).
+    dictionary : {'identity', 'dct', 'wavelet'} or str or array_like, default='identity'
+        The initial dictionary ``D`` (N, N): a name for
+        :func:`sparserec.make_dictionary` (also 'wavelet:NAME' and 'wavelet:NAME:LEVEL')
+        or an array.
+    transition : array_like of shape (N, N), optional
+        The initial transition ``F`` in the signal domain (identity when None).
+    n_layers : int, default=3
+        K, SISTA iterations (layers) per frame.
+    lam1 : float, default=0.5
+        Initial weight of the l1 penalty (positive).
+    lam2 : float, default=1.0
+        Initial weight of the temporal term (positive if trained).
+    alpha : float, optional
+        Initial inverse step size; default 1.001 times the Lipschitz bound
+        ``||D^T (A^T A + lam2 I) D||_2``.
+    learn : tuple of str, default=('D', 'F', 'alpha', 'lam1', 'lam2')
+        The parameters to train, among 'D', 'F', 'A', 'alpha', 'lam1', 'lam2', 'h0'.
+    optimizer : {'rmsprop', 'adam'}, default='rmsprop'
+        RMSprop uses the paper's decay 0.9.
+    learning_rate : float, default=1e-4
+    batch_size : int, default=50
+        Sequences per mini-batch.
+    max_epochs : int, default=100
+    validation_fraction : float, default=0.1
+        Fraction of the sequences held out to choose the best epoch (0: choose on the
+        training loss).
+    n_iter_no_change : int, optional
+        Stop after this many epochs without improvement (None: run ``max_epochs``).
+    clip_norm : float, optional
+        Clip the joint norm of the gradients to this value.
+    dtype : {'float64', 'float32'}, default='float64'
+        Precision of the network's computations.
+    random_state : int, RandomState or None, default=None
+        Seed of the validation split and of the mini-batch order.
+    verbose : bool, default=False
+        Print the loss, the validation NMSE and the time of every epoch.
+
+    Attributes
+    ----------
+    dictionary_, transition_ : ndarray of shape (N, N)
+        The learned (or, if not trained, initial) dictionary and transition.
+    measurement_matrix_ : ndarray of shape (M, N)
+        The measurement matrix (learned if 'A' is in ``learn``).
+    alpha_, lam1_, lam2_ : float
+        The learned step and penalties.
+    h0_ : ndarray of shape (N,)
+        The code before the first frame.
+    initial_dictionary_, initial_transition_ : ndarray of shape (N, N)
+        The starting values, for comparison (:mod:`sparserec.interpret`).
+    loss_curve_ : list of float
+        Mean training loss (MSE) of every epoch.
+    validation_scores_ : list of float
+        Validation NMSE in dB after every epoch (lower is better).
+    best_epoch_ : int
+        The epoch whose parameters were kept (0: the initial ones).
+    n_epochs_ : int
+        Epochs run (0 without ``Y``).
+
+    Notes
+    -----
+    Training keeps alpha above the stability bound of the current parameters, undoes a step
+    that makes the loss NaN or explode, and keeps the parameters with the best validation
+    score (see :mod:`sparserec.training`). :meth:`score` is the R^2 of all entries together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import SISTARegressor, gaussian_matrix
+    >>> A = gaussian_matrix(8, 16, random_state=0)
+    >>> Y = np.random.default_rng(0).standard_normal((20, 10, 16))
+    >>> model = SISTARegressor(measurement_matrix=A, max_epochs=2, random_state=0)
+    >>> model.fit(Y @ A.T, Y).predict(Y[:3] @ A.T).shape
+    (3, 10, 16)
+    """
+
+    def __init__(self, measurement_matrix=None, *, dictionary="identity", transition=None,
+                 n_layers=3, lam1=0.5, lam2=1.0, alpha=None,
+                 learn=("D", "F", "alpha", "lam1", "lam2"), optimizer="rmsprop",
+                 learning_rate=1e-4, batch_size=50, max_epochs=100, validation_fraction=0.1,
+                 n_iter_no_change=None, clip_norm=None, dtype="float64", random_state=None,
+                 verbose=False):
+        self.measurement_matrix = measurement_matrix
+        self.dictionary = dictionary
+        self.transition = transition
+        self.n_layers = n_layers
+        self.lam1 = lam1
+        self.lam2 = lam2
+        self.alpha = alpha
+        self.learn = learn
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, Y=None):
+        """Train the network on measurement and signal sequences (or only set it up).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_sequences, T, M)
+            Measurement sequences.
+        Y : array_like of shape (n_sequences, T, N), optional
+            The signal sequences. Without them nothing is learned: the model is classical
+            SISTA with ``n_layers`` iterations per frame.
+
+        Returns
+        -------
+        self : SISTARegressor
+        """
+        dtype = _sista_dtype(self.dtype)
+        A = _sista_array(self.measurement_matrix, "measurement_matrix", 2, np.float64)
+        M, N = A.shape
+        X = _sista_array(X, "X", 3, dtype)
+        if X.shape[2] != M:
+            raise ValueError(f"X has {X.shape[2]} measurements per frame but measurement_matrix "
+                             f"has M={M} rows")
+        learn = self._check_hyperparameters()
+        D = make_dictionary(self.dictionary, N)
+        F = (np.eye(N) if self.transition is None
+             else _sista_array(self.transition, "transition", 2, np.float64))
+        if F.shape != (N, N):
+            raise ValueError(f"transition must have shape ({N}, {N}), got {F.shape}")
+        params = SISTAParams.initial(A, D, F, self.alpha, self.lam1, self.lam2)
+        self.initial_dictionary_, self.initial_transition_ = D.copy(), F.copy()
+        self.loss_curve_, self.validation_scores_ = [], []
+        self.best_epoch_ = self.n_epochs_ = 0
+        if Y is not None:
+            Y = _sista_array(Y, "Y", 3, dtype)
+            if Y.shape != X.shape[:2] + (N,):
+                raise ValueError(f"Y must have shape {X.shape[:2] + (N,)} to match X and "
+                                 f"measurement_matrix, got {Y.shape}")
+            rng = check_random_state(self.random_state)
+            order = rng.permutation(len(X))
+            n_val = int(self.validation_fraction * len(X))
+            if n_val >= len(X):
+                raise ValueError(f"validation_fraction={self.validation_fraction} leaves no "
+                                 f"training sequence out of {len(X)}")
+            val, fit_ = order[:n_val], order[n_val:]
+            result = train(params, X[fit_], Y[fit_], n_layers=self.n_layers, learn=learn,
+                           optimizer=self.optimizer, learning_rate=self.learning_rate,
+                           batch_size=self.batch_size, max_epochs=self.max_epochs,
+                           X_val=X[val] if n_val else None, Y_val=Y[val] if n_val else None,
+                           n_iter_no_change=self.n_iter_no_change, clip_norm=self.clip_norm,
+                           dtype=dtype, random_state=rng.randint(2**31), verbose=self.verbose)
+            params = result.params
+            self.loss_curve_ = list(result.loss_curve)
+            self.validation_scores_ = list(result.validation_scores)
+            self.best_epoch_, self.n_epochs_ = result.best_epoch, result.n_epochs
+        self._set_learned(params)
+        return self
+
+    def predict(self, X):
+        """Reconstruct the signal sequences from measurement sequences.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_sequences, T, M) or (T, M)
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, T, N) or (T, N)
+        """
+        check_is_fitted(self, "dictionary_")
+        X = _sista_array(X, "X", (2, 3), _sista_dtype(self.dtype))
+        M = self.measurement_matrix_.shape[0]
+        if X.shape[-1] != M:
+            raise ValueError(f"X has {X.shape[-1]} measurements per frame, the model expects "
+                             f"M={M}")
+        single = X.ndim == 2
+        y_hat = forward(self._params(), X[None] if single else X, self.n_layers)
+        return y_hat[0] if single else y_hat
+
+    def score(self, X, Y, sample_weight=None):
+        """R^2 of the prediction over all entries together (1 is perfect).
+
+        ``1 - ||Y - Y_hat||^2 / ||Y - mean(Y)||^2``, with the mean over all entries.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_sequences, T, M)
+        Y : array_like of shape (n_sequences, T, N)
+        sample_weight : array_like of shape (n_sequences,), optional
+            Weight of every sequence.
+
+        Returns
+        -------
+        float
+        """
+        Y = np.asarray(Y, dtype=np.float64)
+        Y_hat = self.predict(X)
+        weight = None
+        if sample_weight is not None:
+            weight = np.repeat(np.asarray(sample_weight, np.float64), Y[0].size)
+        return float(r2_score(Y.ravel(), Y_hat.ravel(), sample_weight=weight))
+
+    def save(self, path):
+        """Write the fitted model to an npz file (numeric arrays and JSON, no pickle).
+
+        The file is written to a temporary file beside ``path`` and renamed into place, so
+        that a reader never sees a partial model. Read it with :func:`load_model`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (exactly this name; replaced if it exists).
+        """
+        check_is_fitted(self, "dictionary_")
+        arrays, hyperparameters = {}, {}
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, np.ndarray) or (name in _SISTA_ARRAY_PARAMS
+                                                 and value is not None
+                                                 and not isinstance(value, str)):
+                arrays[f"param_{name}"] = np.asarray(value, dtype=np.float64)
+                value = {"__array__": f"param_{name}"}
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            elif name == "dtype":
+                value = _sista_dtype(value).name
+            elif name == "random_state" and not isinstance(value, (int, type(None))):
+                value = None  # a RandomState object is not stored
+            hyperparameters[name] = value
+        for name in _SISTA_LEARNED:
+            arrays[name] = np.asarray(getattr(self, name), dtype=np.float64)
+        arrays["format"] = np.array(_SISTA_FORMAT)
+        arrays["hyperparameters"] = np.array(json.dumps(hyperparameters))
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                np.savez(file, **arrays)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    def _check_hyperparameters(self):
+        learn = tuple(self.learn)
+        unknown = [name for name in learn if name not in LEARNABLE]
+        if unknown:
+            raise ValueError(f"learn contains {unknown}; choose among {LEARNABLE}")
+        for name in ("lam1", "lam2"):
+            value = getattr(self, name)
+            if not (np.isscalar(value) and 0 <= value < np.inf):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+            if value == 0 and name in learn:
+                raise ValueError(f"{name}=0 cannot be learned (it is trained through its "
+                                 "logarithm); give a positive value or remove it from learn")
+        if self.alpha is not None and not (np.isscalar(self.alpha) and 0 < self.alpha < np.inf):
+            raise ValueError(f"alpha must be a positive finite number or None, got {self.alpha!r}")
+        for name in ("n_layers", "batch_size", "max_epochs"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (np.isscalar(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got "
+                             f"{self.validation_fraction!r}")
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        return learn
+
+    def _set_learned(self, params):
+        self.dictionary_, self.transition_ = params.D, params.F
+        self.measurement_matrix_, self.h0_ = params.A, params.h0
+        self.alpha_, self.lam1_, self.lam2_ = params.alpha, params.lam1, params.lam2
+
+    def _params(self):
+        return SISTAParams(D=self.dictionary_, F=self.transition_, A=self.measurement_matrix_,
+                           alpha=self.alpha_, lam1=self.lam1_, lam2=self.lam2_, h0=self.h0_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def load_model(path):
+    """Read a model written by :meth:`SISTARegressor.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    SISTARegressor
+        Fitted, ready to predict.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a sparserec model (naming the file). The file is read with
+        ``allow_pickle=False``: it can never run code.
+    """
+    name = os.fspath(path)
+    try:
+        data = np.load(name, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name}: not a sparserec model file ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{name}: not a sparserec model file (a single array, not an npz)")
+    try:
+        with data:
+            contents = {key: data[key] for key in data.files}
+        if str(contents.get("format")) != _SISTA_FORMAT:
+            raise ValueError("no 'format' entry naming a SISTARegressor")
+        hyperparameters = json.loads(str(contents["hyperparameters"]))
+        for key, value in hyperparameters.items():
+            if isinstance(value, dict):
+                hyperparameters[key] = contents[value["__array__"]]
+        hyperparameters["learn"] = tuple(hyperparameters["learn"])
+        model = SISTARegressor(**hyperparameters)
+        for key in _SISTA_LEARNED:
+            setattr(model, key, contents[key])
+    except (KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name}: not a sparserec model file ({exc})") from None
+    for key in ("alpha_", "lam1_", "lam2_"):
+        setattr(model, key, float(getattr(model, key)))
+    for key in ("best_epoch_", "n_epochs_"):
+        setattr(model, key, int(getattr(model, key)))
+    for key in ("loss_curve_", "validation_scores_"):
+        setattr(model, key, getattr(model, key).tolist())
+    return model
+
+
+_SISTA_FORMAT = "sparserec.SISTARegressor/1"
+_SISTA_ARRAY_PARAMS = ("measurement_matrix", "dictionary", "transition")
+_SISTA_LEARNED = ("dictionary_", "transition_", "measurement_matrix_", "h0_", "alpha_", "lam1_",
+                  "lam2_", "initial_dictionary_", "initial_transition_", "loss_curve_",
+                  "validation_scores_", "best_epoch_", "n_epochs_")
+
+
+def _sista_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype}")
+    return dtype
+
+
+def _sista_array(a, name, ndim, dtype):
+    """A finite, non-empty, real array of the expected rank, as ``dtype``."""
+    if a is None:
+        raise ValueError(f"{name} is required")
+    a = np.asarray(a)
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim not in ranks:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ranks))} dimensions, got "
+                         f"shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    return np.ascontiguousarray(a, dtype=dtype)

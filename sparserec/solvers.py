@@ -236,7 +236,7 @@ def fista(x, A, lam1, *, D=None, alpha=None, max_iter=1000, tol=1e-6, h_init=Non
     >>> from sparserec import fista, gaussian_matrix
     >>> A = gaussian_matrix(20, 40, random_state=0)
     >>> X = np.random.default_rng(0).standard_normal((5, 20))
-    >>> result = fista(X, A, lam1=0.1, tol=1e-8)
+    >>> result = fista(X, A, lam1=0.1, tol=1e-6, max_iter=10_000)
     >>> result.h.shape, bool(result.converged.all())
     ((5, 40), True)
     """

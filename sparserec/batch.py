@@ -1,0 +1,412 @@
+"""Solving npz files, one after the other or as one Dask task per file.
+
+The unit of work is :func:`solve_file`: read one input, solve, write one output atomically.
+It never raises for a bad file; it returns a :class:`Report`, so that one bad file cannot
+stop a batch, and it skips an output that is already complete, so that a re-run does only
+what is missing. :func:`run` maps it over tasks, serially or on a ``distributed.Client``
+(imported lazily: Dask is an optional extra, ``pip install sparserec[distributed]``).
+
+Examples
+--------
+>>> from sparserec.batch import solve_files                       # doctest: +SKIP
+>>> reports = solve_files(["a.npz", "b.npz"], "results", "sista", lam1=0.05)  # doctest: +SKIP
+>>> [r.status for r in reports]                                   # doctest: +SKIP
+['done', 'done']
+"""
+
+import json
+import time
+import traceback
+import uuid
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+
+__all__ = ["Method", "METHODS", "DEFAULTS", "Task", "Report", "solve_arrays", "solve_file",
+           "output_path", "plan", "run", "solve_files", "local_client", "connect"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a solver is called on a data file.
+
+    Attributes
+    ----------
+    function : str
+        Name of the solver in the ``sparserec`` namespace, called as
+        ``function(x, A, **options)`` and returning a :class:`~sparserec.SolverResult`.
+    sequential : bool
+        The solver takes sequences, (T, M) or (B, T, M); otherwise every row of ``x`` is
+        an independent signal and the solver gets them as one (rows, M) batch.
+    options : tuple of str
+        The keywords it takes among ``lam1, lam2, alpha, n_iter, max_iter, tol, D, F``.
+    """
+
+    function: str
+    sequential: bool
+    options: tuple
+
+
+_LASSO = ("lam1", "alpha", "max_iter", "tol", "D")
+
+#: The methods of ``sparserec solve --method``: adding a solver is adding a line.
+METHODS = {
+    "ista": Method("ista", sequential=False, options=_LASSO),
+    "fista": Method("fista", sequential=False, options=_LASSO),
+    "sista": Method("sista", sequential=True,
+                    options=("lam1", "lam2", "alpha", "n_iter", "max_iter", "tol", "D", "F")),
+}
+
+#: Default solver settings of ``sparserec solve`` (``dictionary=None``: the file's ``D``,
+#: or the identity).
+DEFAULTS = dict(lam1=0.1, lam2=1.0, alpha=None, n_iter=None, max_iter=1000, tol=1e-6,
+                dictionary=None, dtype="float64")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to solve.
+
+    Attributes
+    ----------
+    input, output : str
+        Paths of the data file and of the result file.
+    method : str
+        A key of :data:`METHODS`.
+    options : dict
+        Solver settings, as in :data:`DEFAULTS`.
+    existing : {'skip', 'error', 'overwrite'}
+        What to do when the output exists: skip it when complete (resume), refuse, or
+        replace it (``--force``).
+    """
+
+    input: str
+    output: str
+    method: str
+    options: dict
+    existing: str = "skip"
+
+
+@dataclass
+class Report:
+    """What became of one task.
+
+    Attributes
+    ----------
+    status : {'done', 'skipped', 'failed'}
+    items : int
+        Items solved: signals for the lasso methods, frames for SISTA.
+    converged : int
+        How many of them met the tolerance.
+    seconds : float
+        Wall time of the task.
+    snr_db : float or None
+        SNR of the reconstruction when the input holds the ground truth ``y``.
+    message : str
+        Why it failed (one line), or why it was skipped.
+    warnings : list of str
+        Warnings raised while solving (step size, convergence).
+    internal : bool
+        The failure is a bug, not bad input; ``traceback`` holds its traceback.
+    """
+
+    input: str
+    output: str
+    status: str = "failed"
+    items: int = 0
+    converged: int = 0
+    seconds: float = 0.0
+    snr_db: float = None
+    message: str = ""
+    warnings: list = field(default_factory=list)
+    internal: bool = False
+    traceback: str = None
+
+
+def solve_arrays(data, method, options, source="input"):
+    """Solve the problem held by a validated data dict and build the result arrays.
+
+    Parameters
+    ----------
+    data : dict
+        As returned by :func:`sparserec.io.read_data`.
+    method : str
+        A key of :data:`METHODS`.
+    options : dict
+        Solver settings, as in :data:`DEFAULTS`.
+    source : str
+        Name of the input for messages.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        ``h``, ``y_hat``, ``n_iter``, ``converged``, ``objective`` (and ``gap`` for the
+        lasso methods) with the input's leading shape, and ``snr_db``, ``psnr_db`` when
+        ``data`` holds ``y``.
+    settings : dict
+        The solver's settings (``SolverResult.settings``).
+    """
+    import sparserec
+    from .matrices import make_dictionary
+    from .metrics import psnr, snr
+
+    spec = METHODS[method]
+    dtype = np.dtype(options["dtype"])
+    x, A = data["x"].astype(dtype), data["A"].astype(dtype)
+    lead, (M, N) = x.shape[:-1], A.shape
+    D = data.get("D")
+    if options.get("dictionary"):
+        try:
+            D = make_dictionary(options["dictionary"], N, dtype)
+        except ValueError as error:
+            raise io.InputError(f"{source}: dictionary {options['dictionary']!r} does not fit "
+                                f"N = {N} ({error}); expected another --dictionary") from None
+    operators = {"D": D, "F": data.get("F")}
+    for name, value in operators.items():
+        if value is not None and name not in spec.options:
+            raise io.InputError(f"{source}: array {name!r} is given but --method {method} "
+                                f"does not use it; expected a method that does, or no {name}")
+    kwargs = {key: options[key] for key in spec.options if key in options}
+    kwargs.update({k: None if v is None else v.astype(dtype) for k, v in operators.items()
+                   if k in spec.options})
+    solver = getattr(sparserec, spec.function)
+    result = solver(x if spec.sequential else x.reshape(-1, M), A, **kwargs)
+    arrays = dict(h=result.h.reshape(lead + (N,)), y_hat=result.y_hat.reshape(lead + (N,)),
+                  n_iter=result.n_iter.reshape(lead), converged=result.converged.reshape(lead),
+                  objective=result.objective.reshape(lead))
+    if result.gap is not None:
+        arrays["gap"] = result.gap.reshape(lead)
+    if "y" in data:
+        arrays["snr_db"] = np.float64(snr(data["y"], arrays["y_hat"]))
+        arrays["psnr_db"] = np.float64(psnr(data["y"], arrays["y_hat"]))
+    return arrays, result.settings
+
+
+def _request(task):
+    """The settings that define an output: a re-run with others must not skip it."""
+    return dict(method=task.method, **{k: task.options[k] for k in sorted(task.options)})
+
+
+def solve_file(task):
+    """Solve one file: the task of a batch, run locally or on a Dask worker.
+
+    Parameters
+    ----------
+    task : Task
+
+    Returns
+    -------
+    Report
+        Never raises for bad input or a solver error: the report says what failed.
+    """
+    start = time.perf_counter()
+    report = Report(task.input, task.output)
+    try:
+        if task.existing == "skip" and io.is_complete(task.output):
+            _fill_from_output(report, task)
+        else:
+            io.check_output(task.output, force=task.existing != "error", inputs=[task.input])
+            data = io.read_data(task.input)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                arrays, solver = solve_arrays(data, task.method, task.options, task.input)
+            settings = dict(request=_request(task), solver=solver,
+                            input=Path(task.input).name, version=_version())
+            arrays["settings"] = np.array(json.dumps(settings, default=str))
+            io.write_npz(task.output, arrays)
+            report.status = "done"
+            report.warnings = list(dict.fromkeys(f"{w.message}" for w in caught))
+            _fill_counts(report, arrays)
+    except io.InputError as error:
+        report.message = str(error)
+    except Exception as error:  # a bug: keep the batch going, keep the traceback
+        report.message = f"{task.input}: internal error: {type(error).__name__}: {error}"
+        report.internal = True
+        report.traceback = traceback.format_exc()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _fill_from_output(report, task):
+    arrays, settings = io.read_result(task.output)
+    made, wanted = settings.get("request") or {}, _request(task)
+    changed = [f"{key}={made.get(key)!r}, now {value!r}" for key, value in wanted.items()
+               if made.get(key) != value]
+    if changed:
+        raise io.InputError(f"{task.output}: exists, made with other settings "
+                            f"({'; '.join(changed)}); expected the same settings, or --force "
+                            "to redo it")
+    report.status = "skipped"
+    report.message = "output already complete"
+    _fill_counts(report, arrays)
+
+
+def _fill_counts(report, arrays):
+    report.items = int(arrays["converged"].size)
+    report.converged = int(np.count_nonzero(arrays["converged"]))
+    if "snr_db" in arrays:
+        report.snr_db = float(arrays["snr_db"])
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def output_path(input, out_dir, method):
+    """The output of ``input``: ``<out_dir>/<stem>_<method>.npz`` (next to it by default)."""
+    input = Path(input)
+    return (Path(out_dir) if out_dir is not None else input.parent) / \
+        f"{input.stem}_{method}.npz"
+
+
+def plan(inputs, out_dir, method, options=None, *, force=False):
+    """The tasks of a batch: one per distinct input, outputs in ``out_dir``.
+
+    Parameters
+    ----------
+    inputs : iterable of path-like
+    out_dir : path-like or None
+        Where the outputs go (next to each input when None).
+    method : str
+    options : dict, optional
+        Solver settings; missing ones take :data:`DEFAULTS`.
+    force : bool, default=False
+        Redo outputs that are already complete.
+
+    Returns
+    -------
+    list of Task
+
+    Raises
+    ------
+    InputError
+        If two inputs would write the same output.
+    """
+    if method not in METHODS:
+        raise io.InputError(f"--method {method}: unknown method; expected one of "
+                            + ", ".join(METHODS))
+    options = {**DEFAULTS, **(options or {})}
+    tasks, seen = [], {}
+    for input in dict.fromkeys(str(p) for p in inputs):
+        output = str(output_path(input, out_dir, method))
+        if output in seen:
+            raise io.InputError(f"{input}: writes the same output {output} as {seen[output]}; "
+                                "expected inputs with distinct names")
+        seen[output] = input
+        tasks.append(Task(input, output, method, options,
+                          existing="overwrite" if force else "skip"))
+    return tasks
+
+
+def run(tasks, *, client=None, on_report=None):
+    """Run tasks serially, or one Dask task per file on ``client``.
+
+    Parameters
+    ----------
+    tasks : list of Task
+    client : distributed.Client, optional
+        Run on its cluster; the workers read the inputs and write the outputs, so they
+        must see the same file system.
+    on_report : callable, optional
+        Called with each :class:`Report` as it arrives (e.g. to advance a progress bar).
+
+    Returns
+    -------
+    list of Report
+        In the order of ``tasks``.
+    """
+    on_report = on_report or (lambda report: None)
+    reports = [None] * len(tasks)
+    if client is None:
+        for i, task in enumerate(tasks):
+            reports[i] = solve_file(task)
+            on_report(reports[i])
+        return reports
+
+    from distributed import as_completed
+
+    batch = uuid.uuid4().hex[:8]
+    futures = [client.submit(solve_file, task, key=f"sparserec-solve-{batch}-{i}", pure=False)
+               for i, task in enumerate(tasks)]
+    index = {future.key: i for i, future in enumerate(futures)}
+    try:
+        for future in as_completed(futures):
+            i = index[future.key]
+            try:
+                reports[i] = future.result()
+            except Exception as error:  # e.g. KilledWorker: the task crashed workers
+                reports[i] = Report(tasks[i].input, tasks[i].output,
+                                    message=f"{tasks[i].input}: lost on the cluster "
+                                            f"({type(error).__name__}: {error})")
+            on_report(reports[i])
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    return reports
+
+
+def solve_files(inputs, out_dir, method="sista", *, force=False, client=None, **options):
+    """Solve many files into ``out_dir``: :func:`plan` then :func:`run`.
+
+    Parameters
+    ----------
+    inputs : iterable of path-like
+    out_dir : path-like
+        Created if missing.
+    method : str, default='sista'
+    force : bool, default=False
+        Redo outputs that are already complete (otherwise they are skipped).
+    client : distributed.Client, optional
+        Run one task per file on this Dask cluster.
+    **options
+        Solver settings (see :data:`DEFAULTS`).
+
+    Returns
+    -------
+    list of Report
+    """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return run(plan(inputs, out_dir, method, options, force=force), client=client)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise io.InputError("Dask is not installed; expected pip install "
+                            "'sparserec[distributed]' for --workers or --scheduler") from None
+    return distributed
+
+
+@contextmanager
+def local_client(n_workers):
+    """A client of a new local cluster: ``n_workers`` processes, one thread each, on loopback.
+
+    One thread per worker, because each task already uses BLAS and numba at full speed.
+    """
+    distributed = _distributed()
+    import logging
+
+    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+@contextmanager
+def connect(address, timeout=30):
+    """A client of the running Dask scheduler at ``address`` (e.g. tcp://host:8786)."""
+    distributed = _distributed()
+    try:
+        client = distributed.Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as error:
+        raise io.InputError(f"--scheduler {address}: cannot connect ({error}); expected the "
+                            "address of a running Dask scheduler") from None
+    with client:
+        yield client

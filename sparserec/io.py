@@ -1,0 +1,320 @@
+"""Reading and writing sparserec's npz files, safely.
+
+Files are read with ``allow_pickle=False``, so that a file from elsewhere can never run
+code, and every problem is reported as an :class:`InputError` whose one-line message names
+the file, the array and what was expected. Files are written to a temporary file in the
+target directory and renamed into place, so that a reader never sees half a file.
+
+The formats are those of ``architecture.md``:
+
+- data (input of ``sparserec solve``): ``x`` (T, M) or (B, T, M); ``A`` (M, N); optional
+  ``D`` (N, N), ``F`` (N, N) and ground truth ``y`` (same leading shape as ``x``, last N);
+- results (output of ``sparserec solve``): ``h``, ``y_hat``, per-item ``n_iter``,
+  ``converged``, ``objective``, a JSON string ``settings``, and scores when ``y`` was given;
+- models (output of ``sparserec fit``): numeric arrays plus one JSON string of
+  hyperparameters.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["InputError", "load_npz", "read_data", "read_result", "file_kind",
+           "check_output", "write_npz", "atomic_path", "is_complete", "RESULT_KEYS"]
+
+#: Arrays every complete result file holds.
+RESULT_KEYS = ("h", "y_hat", "n_iter", "converged", "objective", "settings")
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
+
+# The process umask, read once: mkstemp creates files 0600, and outputs should get the
+# permissions any other new file would.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class InputError(Exception):
+    """Bad input: the message is one line naming the file, the array and the expectation."""
+
+
+def _fail(path, problem, expected):
+    raise InputError(f"{path}: {problem}; expected {expected}")
+
+
+def load_npz(path):
+    """Load every array of an npz file, never unpickling.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays, read completely (so that truncation shows here, not later).
+
+    Raises
+    ------
+    InputError
+        If the path is missing or a directory, the file is not a complete npz archive, or
+        an array holds pickled objects or is not an ``.npy`` member.
+    """
+    path = Path(path)
+    if path.is_dir():
+        _fail(path, "is a directory", "an .npz file")
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(4)
+    except FileNotFoundError:
+        _fail(path, "no such file", "an existing .npz file")
+    except OSError as error:
+        _fail(path, f"cannot be read ({error.strerror})", "a readable .npz file")
+    if not magic:
+        _fail(path, "is empty (0 bytes)", "a NumPy .npz archive")
+    if magic not in _ZIP_MAGIC:
+        kind = "a single .npy array" if magic.startswith(b"\x93NUM") else "not a zip archive"
+        _fail(path, f"is not an npz file ({kind})", "a NumPy .npz archive (numpy.savez)")
+    arrays, member = {}, None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for member in archive.files:
+                arrays[member] = archive[member]
+                if not isinstance(arrays[member], np.ndarray):
+                    _fail(path, f"member {member!r} is not a .npy array",
+                          "an archive of NumPy arrays")
+    except InputError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            _fail(path, f"array {member!r} holds pickled Python objects (never unpickled)",
+                  "numeric arrays")
+        _fail(path, f"array {member!r} is unreadable ({error})", "a complete .npz archive")
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+        where = f"array {member!r}" if member else "archive"
+        _fail(path, f"is truncated or corrupt ({where}: {error})", "a complete .npz archive")
+    return arrays
+
+
+def _numeric(path, name, a, ndim=None, expected=None):
+    """Check one array: real numeric, non-empty, finite, and of the given rank."""
+    if a.dtype.kind not in "biuf":
+        _fail(path, f"array {name!r} has dtype {a.dtype}", "a real numeric array")
+    if ndim is not None and a.ndim not in ndim:
+        _fail(path, f"array {name!r} has shape {a.shape} ({a.ndim}-D)", expected)
+    if a.size == 0:
+        _fail(path, f"array {name!r} is empty (shape {a.shape})", "at least one value")
+    if not np.isfinite(a).all():
+        _fail(path, f"array {name!r} contains NaN or Inf", "finite values")
+    return a
+
+
+def read_data(path, *, require_A=True):
+    """Read and validate a data file (the input of ``sparserec solve``).
+
+    Parameters
+    ----------
+    path : str or path-like
+    require_A : bool, default=True
+        Whether ``A`` must be present (a model may supply it instead).
+
+    Returns
+    -------
+    dict
+        ``x``, and whichever of ``A``, ``D``, ``F``, ``y`` the file holds, all checked to
+        be finite real arrays of consistent shapes.
+
+    Raises
+    ------
+    InputError
+    """
+    arrays = load_npz(path)
+    if "x" not in arrays:
+        if {"h", "y_hat"} <= arrays.keys():
+            _fail(path, "is a sparserec result, not data", "an input holding array 'x'")
+        if file_kind(arrays) == "model":
+            _fail(path, "is a sparserec model, not data", "an input holding array 'x'")
+        _fail(path, "missing array 'x'", "measurements x of shape (T, M) or (B, T, M)")
+    x = _numeric(path, "x", arrays["x"], (2, 3), "x of shape (T, M) or (B, T, M)")
+    M = x.shape[-1]
+    data = {"x": x}
+    if "A" in arrays:
+        A = _numeric(path, "A", arrays["A"], (2,), f"A of shape (M, N) = ({M}, N)")
+        if A.shape[0] != M:
+            _fail(path, f"array 'A' has shape {A.shape} but x has M = {M}",
+                  f"A of shape ({M}, N)")
+        data["A"] = A
+    elif require_A:
+        _fail(path, "missing array 'A'", f"the measurement matrix A of shape ({M}, N)")
+    N = data["A"].shape[1] if "A" in data else None
+    for name, what in (("D", "dictionary"), ("F", "transition")):
+        if name in arrays:
+            a = _numeric(path, name, arrays[name], (2,), f"a square {what} {name} (N, N)")
+            square = a.shape[0] == a.shape[1] and (N is None or a.shape[0] == N)
+            if not square:
+                shape = f"({N}, {N})" if N else "(N, N)"
+                _fail(path, f"array {name!r} has shape {a.shape}", f"{name} of shape {shape}"
+                      + (f" to match A's N = {N}" if N else ""))
+            N = a.shape[0]
+            data[name] = a
+    if "y" in arrays:
+        lead = x.shape[:-1]
+        expected = f"y of shape ({', '.join(map(str, lead + (N or 'N',)))})"
+        y = _numeric(path, "y", arrays["y"], (x.ndim,), expected)
+        if y.shape[:-1] != lead or (N and y.shape[-1] != N):
+            _fail(path, f"array 'y' has shape {y.shape} but x has shape {x.shape}", expected)
+        data["y"] = y
+    return data
+
+
+def read_result(path, keys=RESULT_KEYS):
+    """Read a result file written by ``sparserec solve``: its arrays and its settings.
+
+    Parameters
+    ----------
+    path : str or path-like
+    keys : tuple of str
+        The arrays it must hold (those of ``sparserec predict``: ``('y_hat', 'settings')``).
+
+    Raises
+    ------
+    InputError
+        If it is not a complete result file.
+    """
+    arrays = load_npz(path)
+    missing = [key for key in keys if key not in arrays]
+    if missing:
+        _fail(path, f"missing array {missing[0]!r}", "a sparserec result with "
+              + ", ".join(keys))
+    return arrays, _json(path, "settings", arrays["settings"])
+
+
+def _json(path, name, a):
+    if a.dtype.kind != "U" or a.ndim != 0:
+        _fail(path, f"array {name!r} has dtype {a.dtype} and shape {a.shape}",
+              "a JSON string (0-d unicode array)")
+    try:
+        value = json.loads(a.item())
+    except ValueError:
+        _fail(path, f"array {name!r} is not valid JSON", "a JSON string")
+    if not isinstance(value, dict):
+        _fail(path, f"array {name!r} is JSON but not an object", "a JSON object")
+    return value
+
+
+def file_kind(arrays):
+    """Guess what an npz file holds: 'data', 'result', 'prediction', 'model' or 'unknown'.
+
+    A model is recognised by a JSON string array next to numeric ones, as
+    ``SISTARegressor.save`` writes it.
+    """
+    if "x" in arrays:
+        return "data"
+    if set(RESULT_KEYS) <= arrays.keys():
+        return "result"
+    if {"y_hat", "settings"} <= arrays.keys():
+        return "prediction"
+    if any(a.dtype.kind == "U" and a.ndim == 0 for a in arrays.values()):
+        return "model"
+    return "unknown"
+
+
+def check_output(path, *, force=False, inputs=(), suffix=".npz"):
+    """Check that ``path`` can receive an output file, before any work is done.
+
+    Parameters
+    ----------
+    path : str or path-like
+    force : bool, default=False
+        Allow replacing an existing file.
+    inputs : iterable of path-like
+        Input files, which are never overwritten, even with ``force``.
+    suffix : str, default='.npz'
+        The extension the output must have.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+    """
+    path = Path(path)
+    if path.suffix != suffix:
+        _fail(path, f"output name does not end in {suffix}", f"an output path like out{suffix}")
+    if path.is_dir():
+        _fail(path, "output is a directory", "an output file path")
+    parent = path.parent
+    if not parent.is_dir():
+        problem = "is not a directory" if parent.exists() else "does not exist"
+        _fail(path, f"output directory {str(parent)!r} {problem}", "an existing directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        _fail(path, f"output directory {str(parent)!r} is not writable",
+              "a writable directory")
+    if path.exists():
+        if any(path.resolve() == Path(p).resolve() for p in inputs):
+            _fail(path, "output is the input file", "a different output path (inputs are "
+                  "never modified)")
+        if not force:
+            _fail(path, "output already exists", "a new path, or --force to replace it")
+    return path
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it into place if the block succeeds.
+
+    The temporary file is removed on any failure (including KeyboardInterrupt), so that
+    ``path`` is either the complete new file, or untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_npz(path, arrays):
+    """Write arrays to an npz file atomically (temporary file, fsync, rename).
+
+    Parameters
+    ----------
+    path : str or path-like
+    arrays : dict of str to array_like
+
+    Raises
+    ------
+    InputError
+        If the file cannot be written (the message names it and the reason).
+    """
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as error:
+        _fail(path, f"cannot be written ({error.strerror or error})", "a writable location")
+
+
+def is_complete(path):
+    """Whether ``path`` is a complete result file (all arrays present, checksums good)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+            return set(RESULT_KEYS) <= names and archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+        return False

@@ -1,0 +1,414 @@
+"""Tests of the ``sparserec`` command: the real console script, and CliRunner for details."""
+
+import hashlib
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import sparserec
+from sparserec.cli import cli
+
+M, N = 4, 8
+
+
+def _good(lead=(2, 3), seed=0):
+    """A small valid data file: sparse codes in the identity dictionary, with y."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((M, N)) / np.sqrt(M)
+    y = np.zeros(lead + (N,))
+    y[..., [1, 5]] = rng.standard_normal(lead + (2,))
+    return dict(x=y @ A.T, A=A, y=y)
+
+
+def _command():
+    """The installed console script, or ``python -m sparserec`` where it is not installed."""
+    script = shutil.which("sparserec")
+    return [script] if script else [sys.executable, "-m", "sparserec"]
+
+
+def _run(*args, cwd):
+    return subprocess.run(_command() + [str(a) for a in args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _invoke(*args, cwd):
+    """Run the command in-process (CliRunner) from ``cwd``."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, [str(a) for a in args], prog_name="sparserec")
+    finally:
+        os.chdir(old)
+
+
+def _snapshot(directory):
+    """Every file under ``directory`` with a hash of its bytes."""
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------------------------------------------
+# the real console script, one test per command
+
+
+def test_solve_by_the_console_script_writes_next_to_the_input(tmp_path):
+    np.savez(tmp_path / "data.npz", **_good())
+    result = _run("solve", "--method", "sista", "data.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "6/6 items converged" in result.stdout and "-> data_sista.npz" in result.stdout
+    with np.load(tmp_path / "data_sista.npz", allow_pickle=False) as out:
+        assert out["h"].shape == out["y_hat"].shape == (2, 3, N)
+        assert out["converged"].shape == (2, 3) and "snr_db" in out
+
+
+def test_solve_batch_by_the_console_script_prints_a_table(tmp_path):
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        np.savez(tmp_path / "in" / f"s{i}.npz", **_good(seed=i))
+    result = _run("solve", "-m", "fista", "--lam1", "0.01", "in/*.npz", "--out-dir", "out",
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == ["file", "status", "items", "converged",
+                                                     "time", "(s)", "SNR", "(dB)"]
+    assert "3 files: 3 done, 0 skipped, 0 failed" in result.stdout
+    assert sorted(os.listdir(tmp_path / "out")) == [f"s{i}_fista.npz" for i in range(3)]
+
+
+def test_info_by_the_console_script(tmp_path):
+    np.savez(tmp_path / "data.npz", **_good())
+    result = _run("info", "data.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid data: 2 sequences of 3 frames, M = 4, N = 8; with y" in result.stdout
+
+
+def test_demo_by_the_console_script_prints_psnr_and_writes_a_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _run("demo", "--plot", "demo.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "PSNR" in result.stdout and "wrote demo.png" in result.stdout
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_then_predict_by_the_console_script(tmp_path):
+    np.savez(tmp_path / "train.npz", **_good(lead=(6, 3)))
+    data = _good(lead=(2, 3), seed=1)
+    np.savez(tmp_path / "test.npz", x=data["x"], y=data["y"])
+    result = _run("fit", "train.npz", "-o", "model.npz", "--max-epochs", "2", "--batch-size",
+                  "2", "--random-state", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "trained 2 epochs" in result.stdout
+    result = _run("predict", "--model", "model.npz", "test.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "6 frames predicted, SNR" in result.stdout
+    model = sparserec.load_model(tmp_path / "model.npz")
+    with np.load(tmp_path / "test_predict.npz", allow_pickle=False) as out:
+        assert np.array_equal(out["y_hat"], model.predict(data["x"]))
+
+
+def test_fit_shares_the_estimator_defaults(tmp_path):
+    np.savez(tmp_path / "train.npz", **{k: v for k, v in _good(lead=(2, 3)).items() if k != "y"})
+    assert _invoke("fit", "train.npz", "-o", "m.npz", cwd=tmp_path).exit_code == 0
+    model = sparserec.load_model(tmp_path / "m.npz")
+    defaults = sparserec.SISTARegressor().get_params()
+    for name in ("n_layers", "lam1", "lam2", "learning_rate", "batch_size", "max_epochs",
+                 "optimizer", "validation_fraction", "learn"):
+        assert model.get_params()[name] == defaults[name]
+
+
+def test_info_describes_a_model(tmp_path):
+    _model(tmp_path / "m.npz")
+    result = _invoke("info", "m.npz", cwd=tmp_path)
+    assert result.exit_code == 0 and "valid model: SISTARegressor(n_layers=3" in result.stdout
+
+
+def test_python_dash_m_and_version(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sparserec", "--version"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and sparserec.__version__ in result.stdout
+
+
+# ----------------------------------------------------------------------------------------
+# details, in-process
+
+
+@pytest.mark.parametrize("command", [[], ["solve"], ["fit"], ["predict"], ["info"], ["demo"]])
+def test_help_shows_examples(command, tmp_path):
+    result = _invoke(*command, "--help", cwd=tmp_path)
+    assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_solve_output_holds_settings_and_per_item_convergence(tmp_path):
+    np.savez(tmp_path / "d.npz", **_good(lead=(5,)))
+    result = _invoke("solve", "-m", "ista", "--lam1", "0.02", "--max-iter", "50", "d.npz",
+                     "-o", "r.npz", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    arrays, settings = sparserec.io.read_result(tmp_path / "r.npz")
+    assert settings["request"]["lam1"] == 0.02 and settings["solver"]["method"] == "ista"
+    assert arrays["n_iter"].shape == arrays["gap"].shape == (5,)
+
+
+def test_solve_matches_the_library(tmp_path):
+    data = _good()
+    np.savez(tmp_path / "d.npz", **data)
+    _invoke("solve", "-m", "sista", "--lam1", "0.05", "--lam2", "0.5", "--n-iter", "3",
+            "--alpha", "4", "d.npz", cwd=tmp_path)
+    expected = sparserec.sista(data["x"], data["A"], 0.05, 0.5, alpha=4.0, n_iter=3)
+    with np.load(tmp_path / "d_sista.npz") as out:
+        assert np.array_equal(out["h"], expected.h)
+
+
+def test_solve_dictionary_and_dtype(tmp_path):
+    np.savez(tmp_path / "d.npz", **_good())
+    result = _invoke("solve", "--dictionary", "dct", "--dtype", "float32", "d.npz",
+                     cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "d_sista.npz") as out:
+        assert out["h"].dtype == np.float32
+
+
+def test_solve_warns_when_alpha_is_below_the_lipschitz_bound(tmp_path):
+    np.savez(tmp_path / "d.npz", **_good())
+    result = _invoke("solve", "--alpha", "0.01", "--n-iter", "2", "d.npz", cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "warning: d.npz: alpha=0.01 is below the Lipschitz bound" in result.stderr
+
+
+def test_solve_reports_items_that_did_not_converge(tmp_path):
+    np.savez(tmp_path / "d.npz", **_good())
+    result = _invoke("solve", "-m", "fista", "--lam1", "0.001", "--max-iter", "1",
+                     "--tol", "0", "d.npz", cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "0/6 items converged" in result.stdout and "did not reach" in result.stderr
+
+
+def test_force_replaces_an_existing_output(tmp_path):
+    np.savez(tmp_path / "d.npz", **_good())
+    assert _invoke("solve", "d.npz", cwd=tmp_path).exit_code == 0
+    assert _invoke("solve", "d.npz", cwd=tmp_path).exit_code == 2
+    assert _invoke("solve", "d.npz", "--force", cwd=tmp_path).exit_code == 0
+
+
+def test_batch_with_a_bad_file_finishes_the_others_and_exits_1(tmp_path):
+    for i in range(3):
+        np.savez(tmp_path / f"s{i}.npz", **_good(seed=i))
+    np.savez(tmp_path / "s1.npz", x=np.ones((2, 3)))  # no A
+    result = _invoke("solve", "s0.npz", "s1.npz", "s2.npz", "--out-dir", "out", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "error: s1.npz: missing array 'A'" in result.stderr
+    assert "3 files: 2 done, 0 skipped, 1 failed" in result.stdout
+    assert sorted(os.listdir(tmp_path / "out")) == ["s0_sista.npz", "s2_sista.npz"]
+
+
+def test_batch_rerun_skips_complete_outputs_and_force_redoes_them(tmp_path):
+    for i in range(2):
+        np.savez(tmp_path / f"s{i}.npz", **_good(seed=i))
+    args = ("solve", "s0.npz", "s1.npz", "--out-dir", "out")
+    _invoke(*args, cwd=tmp_path)
+    assert "2 files: 0 done, 2 skipped" in _invoke(*args, cwd=tmp_path).stdout
+    assert "2 files: 2 done, 0 skipped" in _invoke(*args, "--force", cwd=tmp_path).stdout
+
+
+def test_batch_refuses_to_skip_outputs_made_with_other_settings(tmp_path):
+    np.savez(tmp_path / "s.npz", **_good())
+    _invoke("solve", "s.npz", "--out-dir", "out", cwd=tmp_path)
+    result = _invoke("solve", "s.npz", "--out-dir", "out", "--lam1", "0.3", cwd=tmp_path)
+    assert result.exit_code == 1 and "lam1=0.1, now 0.3" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = _invoke("--debug", "solve", "missing.npz", cwd=tmp_path)
+    assert result.exit_code == 2 and "Traceback" in result.stderr
+
+
+def test_internal_errors_exit_1_with_one_line(tmp_path, monkeypatch):
+    np.savez(tmp_path / "d.npz", **_good())
+    monkeypatch.setattr(sparserec, "sista", lambda *a, **k: 1 / 0)
+    result = _invoke("solve", "d.npz", cwd=tmp_path)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "internal error: ZeroDivisionError" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------
+# the catalogue of bad input: exit code 2, a clear one-line message, nothing written
+
+
+def _save(**arrays):
+    return lambda path: np.savez(path, **arrays)
+
+
+def _bytes(content):
+    return lambda path: path.write_bytes(content)
+
+
+def _truncated(path):
+    np.savez(path, **_good())
+    path.write_bytes(path.read_bytes()[:-200])
+
+
+def _zip_of_text(path):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not an array")
+
+
+def _npy(path):
+    with open(path, "wb") as file:
+        np.save(file, np.ones(3))
+
+
+def _model(path):
+    data = _good()
+    model = sparserec.SISTARegressor(measurement_matrix=data["A"]).fit(data["x"])
+    model.save(path)
+
+
+def _with(**changes):
+    return _save(**{**_good(), **changes})
+
+
+def _without(key):
+    return _save(**{k: v for k, v in _good().items() if k != key})
+
+
+good, nan_x, inf_A = _good(), _good()["x"].copy(), _good()["A"].copy()
+nan_x[0, 1, 2], inf_A[1, 1] = np.nan, np.inf
+SOLVE = ("solve", "in.npz")
+
+# id: (files to create, command, fragments the message must hold)
+CATALOGUE = {
+    "missing x": ({"in.npz": _without("x")}, SOLVE, ["in.npz", "missing array 'x'",
+                                                     "expected measurements x"]),
+    "missing A": ({"in.npz": _without("A")}, SOLVE, ["in.npz", "missing array 'A'",
+                                                     "expected the measurement matrix"]),
+    "x of rank 1": ({"in.npz": _with(x=np.ones(4), y=np.ones(N))}, SOLVE,
+                    ["array 'x' has shape (4,) (1-D)", "expected x of shape (T, M)"]),
+    "x of rank 4": ({"in.npz": _with(x=np.ones((1, 2, 3, M)))}, SOLVE,
+                    ["array 'x'", "(4-D)", "(B, T, M)"]),
+    "A of rank 1": ({"in.npz": _with(A=np.ones(M))}, SOLVE, ["array 'A'", "(1-D)",
+                                                             f"expected A of shape (M, N) = ({M}"]),
+    "A mismatching M": ({"in.npz": _with(A=np.ones((M + 1, N)))}, SOLVE,
+                        ["array 'A' has shape (5, 8) but x has M = 4",
+                         "expected A of shape (4, N)"]),
+    "D not square": ({"in.npz": _with(D=np.ones((N, N - 1)))}, SOLVE,
+                     ["array 'D' has shape (8, 7)", "expected D of shape (8, 8)"]),
+    "F mismatching N": ({"in.npz": _with(F=np.eye(N + 2))}, SOLVE,
+                        ["array 'F' has shape (10, 10)", "to match A's N = 8"]),
+    "y mismatching x": ({"in.npz": _with(y=np.ones((2, 4, N)))}, SOLVE,
+                        ["array 'y' has shape (2, 4, 8) but x has shape (2, 3, 4)",
+                         "expected y of shape (2, 3, 8)"]),
+    "NaN in x": ({"in.npz": _with(x=nan_x)}, SOLVE, ["array 'x' contains NaN or Inf",
+                                                      "expected finite values"]),
+    "Inf in A": ({"in.npz": _with(A=inf_A)}, SOLVE, ["array 'A' contains NaN or Inf"]),
+    "NaN in y": ({"in.npz": _with(y=np.full((2, 3, N), np.nan))}, SOLVE, ["array 'y'", "NaN"]),
+    "empty x": ({"in.npz": _with(x=np.ones((0, 3, M)), y=np.ones((0, 3, N)))}, SOLVE,
+                ["array 'x' is empty (shape (0, 3, 4))", "expected at least one value"]),
+    "string x": ({"in.npz": _with(x=np.array([["a", "b"]]))}, SOLVE,
+                 ["array 'x' has dtype <U1", "expected a real numeric array"]),
+    "complex A": ({"in.npz": _with(A=good["A"] + 1j)}, SOLVE,
+                  ["array 'A' has dtype complex128", "real numeric"]),
+    "structured x": ({"in.npz": _with(x=np.zeros((2, 3), dtype=[("a", "f8")]))}, SOLVE,
+                     ["array 'x' has dtype", "real numeric"]),
+    "pickle inside the npz": ({"in.npz": _with(x=np.array([{"a": 1}, None], dtype=object))},
+                              SOLVE, ["array 'x' holds pickled Python objects",
+                                      "never unpickled"]),
+    "a pickle, not an npz": ({"in.npz": _bytes(pickle.dumps(good))}, SOLVE,
+                             ["in.npz: is not an npz file (not a zip archive)"]),
+    "truncated npz": ({"in.npz": _truncated}, SOLVE, ["in.npz: is truncated or corrupt",
+                                                      "expected a complete .npz archive"]),
+    "text file": ({"in.npz": _bytes(b"x,A\n1,2\n")}, SOLVE, ["is not an npz file"]),
+    "empty file": ({"in.npz": _bytes(b"")}, SOLVE, ["in.npz: is empty (0 bytes)"]),
+    "a .npy file": ({"in.npz": _npy}, SOLVE, ["is not an npz file (a single .npy array)"]),
+    "zip of text": ({"in.npz": _zip_of_text}, SOLVE, ["member 'readme.txt' is not a .npy"]),
+    "directory": ({"in.npz/": None}, SOLVE, ["in.npz: is a directory", "expected an .npz"]),
+    "missing file": ({}, SOLVE, ["in.npz: no such file"]),
+    "a result as input": ({"in.npz": _save(**{k: np.ones(2) for k in sparserec.io.RESULT_KEYS})},
+                          SOLVE, ["in.npz: is a sparserec result, not data"]),
+    "unwritable output": ({"in.npz": _save(**good), "plain": _bytes(b"")},
+                          SOLVE + ("-o", "plain/out.npz"), ["output directory 'plain' is not "
+                                                            "a directory"]),
+    "missing output dir": ({"in.npz": _save(**good)}, SOLVE + ("-o", "nowhere/out.npz"),
+                           ["output directory 'nowhere' does not exist"]),
+    "existing output": ({"in.npz": _save(**good), "out.npz": _bytes(b"old")},
+                        SOLVE + ("-o", "out.npz"), ["out.npz: output already exists",
+                                                    "--force"]),
+    "output is the input": ({"in.npz": _save(**good)}, SOLVE + ("-o", "in.npz", "--force"),
+                            ["in.npz: output is the input file"]),
+    "output not npz": ({"in.npz": _save(**good)}, SOLVE + ("-o", "out.txt"),
+                       ["out.txt: output name does not end in .npz"]),
+    "out-dir is a file": ({"in.npz": _save(**good), "res": _bytes(b"")},
+                          SOLVE + ("--out-dir", "res"), ["res: --out-dir is not a directory"]),
+    "glob matching nothing": ({}, ("solve", "nothing/*.npz"), ["no file matches"]),
+    "dictionary not fitting N": ({"in.npz": _save(**good)},
+                                 SOLVE + ("--dictionary", "wavelet:db8:9"),
+                                 ["dictionary 'wavelet:db8:9' does not fit N = 8"]),
+    "negative lam1": ({"in.npz": _save(**good)}, SOLVE + ("--lam1", "-1"), ["--lam1"]),
+    "NaN lam1": ({"in.npz": _save(**good)}, SOLVE + ("--lam1", "nan"),
+                 ["--lam1", "not a finite number"]),
+    "zero alpha": ({"in.npz": _save(**good)}, SOLVE + ("--alpha", "0"), ["--alpha"]),
+    "unknown dictionary": ({"in.npz": _save(**good)}, SOLVE + ("--dictionary", "fourier"),
+                           ["--dictionary", "unknown dictionary 'fourier'"]),
+    "unknown method": ({"in.npz": _save(**good)}, SOLVE + ("--method", "lars"), ["--method"]),
+    "option of another method": ({"in.npz": _save(**good)}, SOLVE + ("-m", "fista",
+                                                                      "--lam2", "1"),
+                                 ["--lam2 is not used by --method fista"]),
+    "-o with two inputs": ({"in.npz": _save(**good), "b.npz": _save(**good)},
+                           SOLVE + ("b.npz", "-o", "out.npz"), ["-o/--output takes a single"]),
+    "data as the model": ({"in.npz": _save(**good), "m.npz": _save(**good)},
+                          ("predict", "--model", "m.npz", "in.npz"),
+                          ["m.npz: is a data file, not a model", "expected a model written"]),
+    "a result as the model": ({"in.npz": _save(**good), "m.npz": _save(
+        **{k: np.ones(2) for k in sparserec.io.RESULT_KEYS})},
+        ("predict", "--model", "m.npz", "in.npz"), ["m.npz: is a result of sparserec solve"]),
+    "truncated model": ({"in.npz": _save(**good), "m.npz": lambda p: (
+        _model(p), p.write_bytes(p.read_bytes()[:-500]))},
+        ("predict", "--model", "m.npz", "in.npz"), ["m.npz: is truncated or corrupt"]),
+    "x not fitting the model": ({"in.npz": _save(x=np.ones((2, 3, M + 1))), "m.npz": _model},
+                                ("predict", "--model", "m.npz", "in.npz"),
+                                ["in.npz: array 'x' has M = 5", "expected M = 4"]),
+    "fit without A": ({"in.npz": _without("A")}, ("fit", "in.npz", "-o", "m.npz"),
+                      ["in.npz: missing array 'A'"]),
+    "fit onto an existing model": ({"in.npz": _save(**good), "m.npz": _model},
+                                   ("fit", "in.npz", "-o", "m.npz"),
+                                   ["m.npz: output already exists"]),
+    "fit learning an unknown parameter": ({"in.npz": _save(**good)},
+                                          ("fit", "in.npz", "-o", "m.npz", "--learn", "D,W"),
+                                          ["--learn", "unknown ['W']"]),
+    "info on a foreign npz": ({"in.npz": _save(w=np.ones(3))}, ("info", "in.npz"),
+                              ["in.npz: not a sparserec file", "expected data (x, A)"]),
+    "info on a truncated npz": ({"in.npz": _truncated}, ("info", "in.npz"),
+                                ["in.npz: is truncated or corrupt"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CATALOGUE), ids=list(CATALOGUE))
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, tmp_path):
+    files, command, fragments = CATALOGUE[case]
+    for name, make in files.items():
+        if name.endswith("/"):
+            (tmp_path / name).mkdir()
+        else:
+            make(tmp_path / name)
+    before = _snapshot(tmp_path)
+    result = _invoke(*command, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    message = [line for line in result.stderr.splitlines() if "rror" in line]
+    assert len(message) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in message[0]
+    assert _snapshot(tmp_path) == before  # nothing written, the input untouched
+
+
+def test_bad_input_by_the_console_script(tmp_path):
+    np.savez(tmp_path / "in.npz", x=np.array([None], dtype=object))
+    result = _run("solve", "in.npz", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("error: in.npz: array 'x' holds pickled Python objects (never "
+                             "unpickled); expected numeric arrays\n")
+    assert sorted(os.listdir(tmp_path)) == ["in.npz"]

@@ -1,0 +1,137 @@
+"""Tests of sparserec.io: safe npz reading, validation messages, atomic writes."""
+
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from sparserec import io
+from sparserec.io import InputError
+
+
+def _data(M=4, N=6, lead=(3, 5)):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((M, N))
+    y = rng.standard_normal(lead + (N,))
+    return dict(x=y @ A.T, A=A, y=y)
+
+
+def test_load_npz_reads_every_array(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, **_data())
+    arrays = io.load_npz(path)
+    assert set(arrays) == {"x", "A", "y"} and arrays["x"].shape == (3, 5, 4)
+
+
+def test_load_npz_never_unpickles(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InputError, match=r"evil.npz: array 'x' holds pickled Python objects"):
+        io.load_npz(path)
+
+
+def test_load_npz_rejects_a_plain_pickle(tmp_path):
+    path = tmp_path / "p.npz"
+    path.write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(InputError, match="is not an npz file"):
+        io.load_npz(path)
+
+
+def test_load_npz_names_the_truncated_array(tmp_path):
+    path = tmp_path / "t.npz"
+    np.savez(path, **_data())
+    path.write_bytes(path.read_bytes()[:-300])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        io.load_npz(path)
+
+
+def test_load_npz_rejects_a_zip_of_other_files(tmp_path):
+    path = tmp_path / "z.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(InputError, match="member 'notes.txt' is not a .npy array"):
+        io.load_npz(path)
+
+
+def test_read_data_accepts_a_single_sequence_without_y(tmp_path):
+    path = tmp_path / "d.npz"
+    data = _data(lead=(5,))
+    np.savez(path, x=data["x"], A=data["A"], D=np.eye(6), F=np.eye(6))
+    assert set(io.read_data(path)) == {"x", "A", "D", "F"}
+
+
+def test_read_data_without_A_when_a_model_supplies_it(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.ones((2, 4)), y=np.ones((2, 7)))
+    assert set(io.read_data(path, require_A=False)) == {"x", "y"}
+
+
+def test_read_data_message_names_file_array_and_expectation(tmp_path):
+    path = tmp_path / "d.npz"
+    data = _data()
+    np.savez(path, x=data["x"], A=data["A"][:3])
+    with pytest.raises(InputError) as error:
+        io.read_data(path)
+    assert str(error.value) == (f"{path}: array 'A' has shape (3, 6) but x has M = 4; "
+                                "expected A of shape (4, N)")
+
+
+def test_write_npz_is_atomic_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "out.npz"
+    io.write_npz(path, dict(a=np.arange(3)))
+    assert os.listdir(tmp_path) == ["out.npz"]
+    assert np.array_equal(io.load_npz(path)["a"], np.arange(3))
+
+
+def test_write_npz_interrupted_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "out.npz"
+    io.write_npz(path, dict(a=np.arange(3)))
+    before = path.read_bytes()
+
+    def interrupted(file, **arrays):
+        file.write(b"PK\x03\x04 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_npz(path, dict(a=np.arange(5)))
+    assert os.listdir(tmp_path) == ["out.npz"] and path.read_bytes() == before
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    path = tmp_path / "out.npz"
+    io.write_npz(path, dict(a=np.arange(3)))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_check_output_refuses_the_input_even_with_force(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, **_data())
+    with pytest.raises(InputError, match="output is the input file"):
+        io.check_output(path, force=True, inputs=[path])
+
+
+def test_is_complete_only_for_whole_result_files(tmp_path):
+    path = tmp_path / "r.npz"
+    arrays = {key: np.zeros(2) for key in io.RESULT_KEYS}
+    io.write_npz(path, arrays)
+    assert io.is_complete(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    assert not io.is_complete(path)
+    assert not io.is_complete(tmp_path / "missing.npz")
+    io.write_npz(path, {"h": np.zeros(2)})
+    assert not io.is_complete(path)
+
+
+@pytest.mark.parametrize("arrays, kind", [
+    (dict(x=np.ones((2, 3)), A=np.ones((3, 4))), "data"),
+    ({key: np.zeros(1) for key in io.RESULT_KEYS}, "result"),
+    (dict(D=np.eye(3), hyperparameters=np.array("{}")), "model"),
+    (dict(w=np.ones(3)), "unknown"),
+])
+def test_file_kind(arrays, kind):
+    assert io.file_kind(arrays) == kind

@@ -1,0 +1,142 @@
+"""Tests of the SISTA-RNN forward pass and its hand-written gradients."""
+
+import numpy as np
+import pytest
+
+from sparserec import network, sista
+from sparserec.network import LEARNABLE, SISTAParams, forward, loss_and_grad
+
+
+def random_problem(seed, B=3, T=5, M=4, N=6, lam1=0.3, lam2=0.7):
+    """A small random problem with a non-orthogonal D, a non-identity F and a nonzero h0."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((M, N)) / np.sqrt(M)
+    D = np.eye(N) + 0.3 * rng.standard_normal((N, N))
+    F = np.eye(N) + 0.2 * rng.standard_normal((N, N))
+    params = SISTAParams.initial(A, D, F, lam1=lam1, lam2=lam2,
+                                 h0=0.5 * rng.standard_normal(N))
+    X = rng.standard_normal((B, T, M))
+    Y = rng.standard_normal((B, T, N))
+    return params, X, Y
+
+
+def near_threshold_problem(seed, B=3, T=4, N=5, margin=1e-4):
+    """Most layer-1 pre-activations lie within ``margin`` (relative) of +-b.
+
+    With a square A the first layer's input ``V x_t`` can be set freely: each frame's
+    ``x_t`` is solved for, given the codes of the frames before it. The others are well
+    above the threshold, so that the codes (and the gradients) are not all tiny.
+    """
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((N, N)) / np.sqrt(N) + np.eye(N)
+    params = SISTAParams.initial(A, np.eye(N) + 0.2 * rng.standard_normal((N, N)),
+                                 np.eye(N) + 0.1 * rng.standard_normal((N, N)),
+                                 lam1=0.4, lam2=0.5)
+    weights = network.effective_weights(params)
+    X = np.zeros((B, T, N))
+    for t in range(T):
+        h_prev = (np.broadcast_to(params.h0, (B, N)) if t == 0
+                  else forward(params, X[:, :t], 3, return_codes=True)[1][:, -1])
+        signs = rng.choice([-1.0, 1.0], size=(B, N))
+        offsets = rng.choice([-1.0, 1.0], size=(B, N)) * rng.uniform(0.5, 1.0, (B, N))
+        target = signs * weights.b * np.where(rng.random((B, N)) < 0.7, 1 + margin * offsets,
+                                              rng.uniform(3.0, 6.0, (B, N)))
+        X[:, t] = np.linalg.solve(weights.V, (target - h_prev @ weights.W1.T).T).T
+    Y = rng.standard_normal((B, T, N))
+    return params, X, Y
+
+
+def perturbed(params, name, index, step):
+    out = params.copy()
+    if name in ("alpha", "lam1", "lam2"):
+        setattr(out, name, getattr(out, name) + step)
+    else:
+        getattr(out, name)[index] += step
+    return out
+
+
+def finite_difference(params, X, Y, K, name, eps=1e-6):
+    """Central differences of the loss, asserting that no pre-activation crosses +-b."""
+    value = getattr(params, name)
+    shape = () if np.isscalar(value) else value.shape
+    Z0, b0 = network._preactivations(params, X, K)
+    active = np.abs(Z0) > b0
+    grad = np.zeros(shape)
+    for index in np.ndindex(*shape):
+        step = eps * max(1.0, abs(float(np.asarray(value)[index])))
+        losses = []
+        for sign in (1, -1):
+            p = perturbed(params, name, index, sign * step)
+            Z, b = network._preactivations(p, X, K)
+            assert np.array_equal(np.abs(Z) > b, active), "a kink was crossed: smaller step"
+            losses.append(loss_and_grad(p, X, Y, K, learn=())[0])
+        grad[index] = (losses[0] - losses[1]) / (2 * step)
+    return grad
+
+
+def relative_error(expected, actual):
+    return np.linalg.norm(np.subtract(expected, actual)) / np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize("n_layers", [1, 3])
+@pytest.mark.parametrize("name", LEARNABLE)
+def test_gradient_matches_central_differences(name, n_layers):
+    params, X, Y = random_problem(seed=LEARNABLE.index(name))
+    _, grads = loss_and_grad(params, X, Y, n_layers, learn=LEARNABLE)
+    expected = finite_difference(params, X, Y, n_layers, name)
+    assert relative_error(expected, grads[name]) < 1e-6
+
+
+@pytest.mark.parametrize("name", LEARNABLE)
+def test_gradient_matches_central_differences_near_threshold(name):
+    params, X, Y = near_threshold_problem(seed=10 + LEARNABLE.index(name))
+    Z, b = network._preactivations(params, X, 3)
+    near = np.abs(np.abs(Z[:, 0]) - b) < 2e-4 * b
+    assert near.mean() > 0.5 and 0 < (np.abs(Z[:, 0][near]) > b).mean() < 1
+    _, grads = loss_and_grad(params, X, Y, 3, learn=[name])
+    expected = finite_difference(params, X, Y, 3, name, eps=1e-7)
+    assert relative_error(expected, grads[name]) < 1e-6
+
+
+def test_untrained_network_with_three_layers_is_three_iteration_sista():
+    params, X, _ = random_problem(seed=3, B=4, T=7)
+    y_hat, h = forward(params, X, 3, return_codes=True)
+    classical = sista(X, params.A, params.lam1, params.lam2, D=params.D, F=params.F,
+                      alpha=params.alpha, h0=params.h0, n_iter=3)
+    np.testing.assert_allclose(h, classical.h, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(y_hat, classical.y_hat, rtol=0, atol=1e-12)
+
+
+def test_untrained_network_matches_sista_on_the_paper_matrices():
+    from sparserec import StepSizeWarning, paper_matrices
+    A, D, F = paper_matrices()
+    X = np.random.default_rng(0).standard_normal((2, 6, 32))
+    params = SISTAParams.initial(A, D, F, alpha=1.0, lam1=0.5, lam2=1.0)
+    # The paper's alpha = 1 bounds ||A D||^2 only, not the lam2 term: sista says so.
+    with pytest.warns(StepSizeWarning):
+        classical = sista(X, A, 0.5, 1.0, D=D, F=F, alpha=1.0, n_iter=3)
+    np.testing.assert_allclose(forward(params, X, 3), classical.y_hat, rtol=0, atol=1e-12)
+
+
+def test_float32_forward_and_gradients_agree_with_float64():
+    params, X, Y = random_problem(seed=4)
+    loss64, g64 = loss_and_grad(params, X, Y, 3, learn=LEARNABLE)
+    loss32, g32 = loss_and_grad(params, X.astype(np.float32), Y.astype(np.float32), 3,
+                                learn=LEARNABLE)
+    assert forward(params, X.astype(np.float32), 3).dtype == np.float32
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    for name in LEARNABLE:
+        assert relative_error(g64[name], g32[name]) < 1e-4, name
+
+
+def test_loss_is_the_mean_squared_error_of_forward():
+    params, X, Y = random_problem(seed=5)
+    loss, grads = loss_and_grad(params, X, Y, 2, learn=())
+    assert grads == {}
+    assert loss == pytest.approx(np.mean((forward(params, X, 2) - Y) ** 2), rel=1e-12)
+
+
+def test_unknown_parameter_name_is_rejected():
+    params, X, Y = random_problem(seed=6)
+    with pytest.raises(ValueError, match="cannot learn"):
+        loss_and_grad(params, X, Y, 3, learn=("D", "bias"))

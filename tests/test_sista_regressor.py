@@ -1,0 +1,186 @@
+"""Tests of SISTARegressor: scikit-learn behaviour, training, save and load."""
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sparserec import SISTARegressor, load_model, make_dictionary, nmse_db, sista
+from test_training import sequential_task, wrong_dictionary
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, Y, A, D = sequential_task(0, 60, T=8, N=8, M=6)
+    return X, Y, A, D
+
+
+def small_model(A, **kwargs):
+    settings = dict(measurement_matrix=A, lam1=0.05, lam2=0.1, batch_size=10, max_epochs=2,
+                    learning_rate=1e-3, random_state=0)
+    return SISTARegressor(**{**settings, **kwargs})
+
+
+def test_fit_without_targets_is_classical_sista(data):
+    X, _, A, _ = data
+    model = SISTARegressor(A, dictionary="dct", n_layers=3).fit(X)
+    expected = sista(X, A, 0.5, 1.0, D=make_dictionary("dct", 8), n_iter=3).y_hat
+    np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=1e-12)
+    assert model.n_epochs_ == 0 and model.loss_curve_ == []
+    np.testing.assert_array_equal(model.dictionary_, model.initial_dictionary_)
+
+
+def test_training_beats_the_untrained_model():
+    X, Y, A, D = sequential_task(0, 200)
+    X_test, Y_test, _, _ = sequential_task(5, 50)
+    start = wrong_dictionary(D)
+    untrained = SISTARegressor(A, dictionary=start, lam1=0.05, lam2=0.1).fit(X)
+    model = SISTARegressor(A, dictionary=start, lam1=0.05, lam2=0.1, optimizer="adam",
+                           learning_rate=1e-2, batch_size=20, max_epochs=10,
+                           random_state=0).fit(X, Y)
+    assert (nmse_db(Y_test, model.predict(X_test))
+            < nmse_db(Y_test, untrained.predict(X_test)) - 1)
+    assert model.score(X_test, Y_test) > untrained.score(X_test, Y_test)
+    assert model.alpha_ > 0 and model.lam1_ > 0 and model.lam2_ > 0
+    assert len(model.loss_curve_) == len(model.validation_scores_) == model.n_epochs_ == 10
+    assert 1 <= model.best_epoch_ <= 10
+
+
+def test_score_is_r2_of_all_entries(data):
+    X, Y, A, _ = data
+    model = small_model(A).fit(X)
+    Y_hat = model.predict(X)
+    expected = 1 - np.sum((Y - Y_hat) ** 2) / np.sum((Y - Y.mean()) ** 2)
+    assert model.score(X, Y) == pytest.approx(expected)
+
+
+def test_same_random_state_gives_the_same_model(data):
+    X, Y, A, _ = data
+    first, second = (small_model(A).fit(X, Y) for _ in range(2))
+    np.testing.assert_array_equal(first.dictionary_, second.dictionary_)
+    assert first.loss_curve_ == second.loss_curve_
+
+
+def test_predict_one_sequence_and_float32(data):
+    X, Y, A, _ = data
+    model = small_model(A, dtype="float32").fit(X, Y)
+    assert model.predict(X[0]).shape == (8, 8)
+    assert model.predict(X[:3]).dtype == np.float32
+
+
+def test_clone_keeps_hyperparameters_only(data):
+    X, Y, A, _ = data
+    model = small_model(A, learn=("lam1",)).fit(X, Y)
+    copy = clone(model)
+    assert copy.get_params()["learn"] == ("lam1",)
+    assert copy.measurement_matrix is model.measurement_matrix or np.array_equal(
+        copy.measurement_matrix, A)
+    assert not hasattr(copy, "dictionary_")
+
+
+def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(data):
+    X, Y, A, _ = data
+    pipe = Pipeline([("scale", FunctionTransformer(lambda X: 1.0 * X)),
+                     ("sista", small_model(A, max_epochs=1))])
+    assert pipe.fit(X, Y).predict(X).shape == Y.shape
+    search = GridSearchCV(small_model(A, max_epochs=1), {"lam1": [0.05, 0.5]}, cv=2)
+    search.fit(X, Y)
+    assert search.best_params_["lam1"] in (0.05, 0.5)
+    scores = cross_val_score(small_model(A, max_epochs=1), X, Y, cv=3)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+def test_save_and_load_give_the_same_predictions(data, tmp_path):
+    X, Y, A, D = data
+    model = small_model(A, dictionary=wrong_dictionary(D), transition=np.eye(8),
+                        learn=("D", "A", "h0", "lam1")).fit(X, Y)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    for name, value in model.get_params().items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(loaded.get_params()[name], value)
+        else:
+            assert loaded.get_params()[name] == value, name
+    assert loaded.loss_curve_ == model.loss_curve_ and loaded.n_epochs_ == model.n_epochs_
+    assert isinstance(loaded.alpha_, float)
+
+
+def test_save_with_a_named_dictionary(data, tmp_path):
+    X, _, A, _ = data
+    model = SISTARegressor(A, dictionary="wavelet:haar:2").fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.dictionary == "wavelet:haar:2"
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["text", "npz without format", "npy", "truncated"])
+def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind):
+    X, _, A, _ = data
+    path = tmp_path / "bad.npz"
+    if kind == "text":
+        path.write_text("not a model\n")
+    elif kind == "npz without format":
+        np.savez(path, a=np.zeros(3))
+    elif kind == "npy":
+        with open(path, "wb") as file:
+            np.save(file, np.zeros(3))
+    else:
+        SISTARegressor(A).fit(X).save(path)
+        path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="bad.npz: not a sparserec model file"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("kwargs, fit_args, message", [
+    ({"measurement_matrix": None}, "X", "measurement_matrix is required"),
+    ({}, "X2d", "X must have 3 dimensions"),
+    ({}, "XYwrong", "Y must have shape"),
+    ({"learn": ("D", "G")}, "XY", "learn contains"),
+    ({"lam2": 0.0}, "XY", "lam2=0 cannot be learned"),
+    ({"optimizer": "sgd"}, "XY", "optimizer must be"),
+    ({"dictionary": "fourier"}, "XY", "unknown dictionary"),
+    ({"transition": np.eye(3)}, "XY", "transition must have shape"),
+])
+def test_invalid_input_gets_a_clear_message(data, kwargs, fit_args, message):
+    X, Y, A, _ = data
+    model = SISTARegressor(**{"measurement_matrix": A, **kwargs})
+    args = {"X": (X,), "X2d": (X[0],), "XY": (X, Y), "XYwrong": (X, Y[:, :, :5])}[fit_args]
+    with pytest.raises(ValueError, match=message):
+        model.fit(*args)
+
+
+def test_verbose_fit_reports_every_epoch(data, capsys):
+    X, Y, A, _ = data
+    small_model(A, verbose=True).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "epoch   1" in out and "epoch   2" in out and "validation NMSE" in out
+
+
+def test_learned_parameters_are_named_arrays(data):
+    from sparserec.interpret import learned_parameters
+    X, Y, A, _ = data
+    model = small_model(A).fit(X, Y)
+    named = learned_parameters(model, effective=True)
+    np.testing.assert_array_equal(named["dictionary"], model.dictionary_)
+    assert float(named["threshold"]) == pytest.approx(model.lam1_ / model.alpha_)
+    assert {"initial_dictionary", "S", "V", "W1", "W", "P"} <= set(named)
+    assert all(isinstance(value, np.ndarray) for value in named.values())
+
+
+def test_plot_learned_draws_atoms_and_transitions(data):
+    pytest.importorskip("matplotlib")
+    from sparserec.interpret import plot_learned
+    X, Y, A, D = data
+    model = small_model(A, dictionary=wrong_dictionary(D)).fit(X, Y)
+    figure = plot_learned(model, n_atoms=4)
+    assert len(figure.axes) == 4 + 3 + 3  # atoms, transition images, their colour bars
+    with pytest.raises(ValueError, match="not fitted"):
+        plot_learned(SISTARegressor(A))

@@ -1,0 +1,203 @@
+"""Tests of the optimisers and of the guarded training loop of the SISTA-RNN."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sparserec import dct_dictionary, lipschitz_constant, nmse_db
+from sparserec.network import SISTAParams, forward
+from sparserec.training import (Adam, RMSprop, TrainingStoppedWarning, clip_by_norm,
+                                make_optimizer, train)
+
+
+def sequential_task(seed, n, T=16, N=16, M=12, k=2):
+    """Sparse codes in the DCT basis that drift slowly (F = I), measured by a fixed A.
+
+    Returns X (n, T, M), Y (n, T, N), the measurement matrix A (orthonormal rows, the same
+    for every seed) and the true dictionary.
+    """
+    rng = np.random.default_rng(seed)
+    D = dct_dictionary(N)
+    A = np.linalg.qr(np.random.default_rng(100).standard_normal((N, M)))[0].T
+    codes = np.zeros((n, T, N))
+    for i in range(n):
+        support = rng.choice(N, k, replace=False)
+        amplitude = np.sign(rng.standard_normal(k)) * rng.uniform(0.5, 1.5, k)
+        for t in range(T):
+            if rng.random() < 0.02:  # an atom is replaced, rarely
+                support[rng.integers(k)] = rng.choice(np.setdiff1d(np.arange(N), support))
+            amplitude = amplitude + 0.02 * rng.standard_normal(k)
+            codes[i, t, support] = amplitude
+    Y = codes @ D.T
+    return Y @ A.T, Y, A, D
+
+
+def wrong_dictionary(D, scale=0.5, seed=7):
+    """An orthonormal dictionary at some distance from ``D``."""
+    N = len(D)
+    Q = np.linalg.qr(D + scale * np.random.default_rng(seed).standard_normal((N, N))
+                     / np.sqrt(N))[0]
+    return Q * np.sign(np.sum(Q * D, axis=0))
+
+
+@pytest.fixture(scope="module")
+def task():
+    X, Y, A, D = sequential_task(0, 400)
+    X_val, Y_val, _, _ = sequential_task(1, 50)
+    X_test, Y_test, _, _ = sequential_task(2, 100)
+    params = SISTAParams.initial(A, wrong_dictionary(D), lam1=0.05, lam2=0.1)
+    return dict(X=X, Y=Y, X_val=X_val, Y_val=Y_val, X_test=X_test, Y_test=Y_test,
+                params=params, D=D)
+
+
+def test_rmsprop_update_follows_the_reference_formula():
+    opt = RMSprop(learning_rate=0.1, decay=0.9, eps=0.0, initial_accumulator=1e-3)
+    p = {"w": np.array([1.0, -2.0])}
+    g = np.array([0.5, 0.1])
+    opt.step(p, {"w": g})
+    r = 0.9 * 1e-3 + 0.1 * g**2
+    np.testing.assert_allclose(p["w"], [1.0, -2.0] - 0.1 * g / np.sqrt(r))
+    opt.step(p, {"w": g})
+    r = 0.9 * r + 0.1 * g**2
+    np.testing.assert_allclose(p["w"], [1.0, -2.0] - 0.1 * g / np.sqrt(0.9e-3 + 0.1 * g**2)
+                               - 0.1 * g / np.sqrt(r))
+
+
+def test_adam_first_step_has_the_size_of_the_learning_rate():
+    opt = Adam(learning_rate=0.01)
+    p = {"w": np.zeros(3), "s": np.array(0.0)}
+    opt.step(p, {"w": np.array([1e-3, -5.0, 2.0]), "s": np.array(3.0)})
+    np.testing.assert_allclose(p["w"], [-0.01, 0.01, -0.01], rtol=1e-4)
+    assert p["s"] == pytest.approx(-0.01, rel=1e-6)
+
+
+@pytest.mark.parametrize("name, rate", [("rmsprop", 0.01), ("adam", 0.05)])
+def test_optimizers_minimise_a_quadratic(name, rate):
+    opt = make_optimizer(name, rate)
+    p = {"w": np.array([3.0, -1.0, 0.5])}
+    for _ in range(2000):
+        opt.step(p, {"w": 2 * p["w"]})
+    assert np.abs(p["w"]).max() < 0.05
+
+
+def test_optimizer_state_restores_exactly():
+    for opt in (RMSprop(0.1), Adam(0.1)):
+        p = {"w": np.ones(2)}
+        opt.step(p, {"w": np.array([1.0, 2.0])})
+        state, saved = opt.get_state(), p["w"].copy()
+        opt.step(p, {"w": np.array([-3.0, 1.0])})
+        after = p["w"].copy()
+        opt.set_state(state)
+        p["w"] = saved.copy()
+        opt.step(p, {"w": np.array([-3.0, 1.0])})
+        np.testing.assert_array_equal(p["w"], after)
+
+
+def test_unknown_optimizer_is_rejected():
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer("sgd", 0.1)
+
+
+def test_clip_by_norm_scales_all_gradients_together():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array(4.0)}
+    clipped, norm = clip_by_norm(grads, 1.0)
+    assert norm == pytest.approx(5.0)
+    np.testing.assert_allclose(clipped["a"], [0.6, 0.0])
+    assert clipped["b"] == pytest.approx(0.8)
+    assert clip_by_norm(grads, 10.0)[0] is grads
+    assert clip_by_norm(grads, None)[0] is grads
+
+
+def test_training_from_a_wrong_dictionary_gains_at_least_6_db(task):
+    untrained = nmse_db(task["Y_test"], forward(task["params"], task["X_test"], 3))
+    result = train(task["params"], task["X"], task["Y"], X_val=task["X_val"],
+                   Y_val=task["Y_val"], optimizer="adam", learning_rate=1e-2, max_epochs=30,
+                   random_state=0)
+    learned = result.params
+    trained = nmse_db(task["Y_test"], forward(learned, task["X_test"], 3))
+    assert trained <= untrained - 6.0
+    assert learned.alpha > 0 and learned.lam1 > 0 and learned.lam2 > 0
+    # The dictionary moved towards the true one.
+    assert (np.linalg.norm(learned.D - task["D"])
+            < 0.75 * np.linalg.norm(task["params"].D - task["D"]))
+    assert len(result.loss_curve) == len(result.validation_scores) == result.n_epochs == 30
+    assert min(result.validation_scores) == pytest.approx(
+        result.validation_scores[result.best_epoch - 1])
+
+
+def test_same_seed_gives_the_same_training(task):
+    runs = [train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
+                  batch_size=16, learning_rate=1e-3, random_state=3) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].final_params.D, runs[1].final_params.D)
+    assert runs[0].loss_curve == runs[1].loss_curve
+    other = train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
+                  batch_size=16, learning_rate=1e-3, random_state=4)
+    assert other.loss_curve != runs[0].loss_curve
+
+
+@pytest.mark.parametrize("name, rate", [("rmsprop", 1.0), ("adam", 1.0), ("rmsprop", 10.0)])
+def test_huge_learning_rate_gives_no_nan_and_no_worse_best_model(task, name, rate):
+    learn = ("D", "F", "A", "alpha", "lam1", "lam2", "h0")
+    result = train(task["params"], task["X"][:200], task["Y"][:200], X_val=task["X_val"],
+                   Y_val=task["Y_val"], optimizer=name, learning_rate=rate, max_epochs=4,
+                   learn=learn, random_state=0)
+    assert result.stop_reason == "max_epochs"
+    assert np.isfinite(result.loss_curve).all()
+    best = nmse_db(task["Y_val"], forward(result.params, task["X_val"], 3))
+    assert best <= result.initial_validation_score + 1e-9
+    final = result.final_params
+    assert np.isfinite(final.D).all() and np.isfinite(final.A).all()
+    bound = lipschitz_constant(final.A, final.D, final.lam2)
+    assert final.alpha >= bound * (1 - 1e-9)
+    assert result.n_rejected + result.n_alpha_raised > 0
+
+
+def test_alpha_keeps_the_initial_fraction_of_the_bound_when_it_starts_below(task):
+    params = task["params"].copy()
+    bound = lipschitz_constant(params.A, params.D, params.lam2)
+    params.alpha = 0.6 * bound  # as the paper's alpha = 1, which ignores lam2
+    result = train(params, task["X"][:100], task["Y"][:100], optimizer="adam",
+                   learning_rate=0.5, max_epochs=2, random_state=0)
+    final = result.final_params
+    assert final.alpha >= 0.6 * lipschitz_constant(final.A, final.D, final.lam2) * (1 - 1e-9)
+
+
+def test_nan_loss_stops_training_with_a_clear_message(task):
+    X = task["X"][:20].copy()
+    X[3, 2, 1] = np.nan
+    with pytest.warns(TrainingStoppedWarning, match="NaN or infinite"):
+        result = train(task["params"], X, task["Y"][:20], max_epochs=3, batch_size=20)
+    assert result.n_epochs == 0 and result.best_epoch == 0
+    np.testing.assert_array_equal(result.params.D, task["params"].D)
+
+
+def test_only_the_named_parameters_are_trained(task):
+    result = train(task["params"], task["X"][:50], task["Y"][:50], learn=("lam1",),
+                   learning_rate=1e-2, max_epochs=2, random_state=0)
+    final = result.final_params
+    np.testing.assert_array_equal(final.D, task["params"].D)
+    np.testing.assert_array_equal(final.F, task["params"].F)
+    assert final.lam2 == task["params"].lam2 and final.lam1 != task["params"].lam1
+
+
+def test_training_stops_after_n_iter_no_change(task):
+    result = train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
+                   Y_val=task["Y_val"], learning_rate=1e-12, max_epochs=50,
+                   n_iter_no_change=2, tol=1.0, random_state=0)
+    assert result.stop_reason == "no improvement" and result.n_epochs == 2
+
+
+def test_float32_training_runs_in_float32(task):
+    X32, Y32 = task["X"][:50].astype(np.float32), task["Y"][:50].astype(np.float32)
+    result = train(task["params"], X32, Y32, max_epochs=2, learning_rate=1e-3, random_state=0)
+    assert np.isfinite(result.loss_curve).all() and result.best_epoch > 0
+
+
+def test_verbose_prints_loss_validation_and_time_per_epoch(task, capsys):
+    train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
+          Y_val=task["Y_val"], max_epochs=2, random_state=0, verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert "loss" in lines[2] and "validation NMSE" in lines[2]
+    assert re.search(r"\d+\.\d\d s", lines[2])
