@@ -515,13 +515,6 @@ def fit(train, output, validation, dictionary, verbose, force, **hyperparameters
 
 
 def _validation_set(path, train):
-    import inspect
-
-    from .estimators import SISTARegressor
-
-    if "validation_data" not in inspect.signature(SISTARegressor.fit).parameters:
-        raise click.UsageError("--validation needs SISTARegressor.fit(..., validation_data=) "
-                               "which this version lacks; use --validation-fraction")
     data = io.read_data(path, require_A=False)
     M, N = train["A"].shape
     if data["x"].shape[-1] != M or "y" not in data or data["y"].shape[-1] != N:

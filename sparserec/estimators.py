@@ -273,7 +273,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, Y=None):
+    def fit(self, X, Y=None, *, validation_data=None):
         """Train the network on measurement and signal sequences (or only set it up).
 
         Parameters
@@ -283,6 +283,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         Y : array_like of shape (n_sequences, T, N), optional
             The signal sequences. Without them nothing is learned: the model is classical
             SISTA with ``n_layers`` iterations per frame.
+        validation_data : tuple (X_val, Y_val), optional
+            Sequences to choose the best epoch on, instead of holding out
+            ``validation_fraction`` of ``X`` (all of ``X`` is then trained on).
 
         Returns
         -------
@@ -311,17 +314,23 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                 raise ValueError(f"Y must have shape {X.shape[:2] + (N,)} to match X and "
                                  f"measurement_matrix, got {Y.shape}")
             rng = check_random_state(self.random_state)
-            order = rng.permutation(len(X))
-            n_val = int(self.validation_fraction * len(X))
-            if n_val >= len(X):
-                raise ValueError(f"validation_fraction={self.validation_fraction} leaves no "
-                                 f"training sequence out of {len(X)}")
-            val, fit_ = order[:n_val], order[n_val:]
-            result = train(params, X[fit_], Y[fit_], n_layers=self.n_layers, learn=learn,
+            if validation_data is not None:
+                X_fit, Y_fit = X, Y
+                X_val, Y_val = self._validation_arrays(validation_data, X, Y, dtype)
+            else:
+                order = rng.permutation(len(X))
+                n_val = int(self.validation_fraction * len(X))
+                if n_val >= len(X):
+                    raise ValueError(f"validation_fraction={self.validation_fraction} leaves "
+                                     f"no training sequence out of {len(X)}")
+                val, fit_ = order[:n_val], order[n_val:]
+                X_fit, Y_fit = X[fit_], Y[fit_]
+                X_val, Y_val = (X[val], Y[val]) if n_val else (None, None)
+            result = train(params, X_fit, Y_fit, n_layers=self.n_layers, learn=learn,
                            optimizer=self.optimizer, learning_rate=self.learning_rate,
                            batch_size=self.batch_size, max_epochs=self.max_epochs,
-                           X_val=X[val] if n_val else None, Y_val=Y[val] if n_val else None,
-                           n_iter_no_change=self.n_iter_no_change, clip_norm=self.clip_norm,
+                           X_val=X_val, Y_val=Y_val, n_iter_no_change=self.n_iter_no_change,
+                           clip_norm=self.clip_norm,
                            dtype=dtype, random_state=rng.randint(2**31), verbose=self.verbose)
             params = result.params
             self.loss_curve_ = list(result.loss_curve)
@@ -329,6 +338,20 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             self.best_epoch_, self.n_epochs_ = result.best_epoch, result.n_epochs
         self._set_learned(params)
         return self
+
+    @staticmethod
+    def _validation_arrays(validation_data, X, Y, dtype):
+        try:
+            X_val, Y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+        X_val = _sista_array(X_val, "X_val", 3, dtype)
+        Y_val = _sista_array(Y_val, "Y_val", 3, dtype)
+        if X_val.shape[1:] != X.shape[1:] or Y_val.shape != X_val.shape[:2] + Y.shape[2:]:
+            raise ValueError(f"validation_data must have shapes (n, {X.shape[1]}, "
+                             f"{X.shape[2]}) and (n, {Y.shape[1]}, {Y.shape[2]}), got "
+                             f"{X_val.shape} and {Y_val.shape}")
+        return X_val, Y_val
 
     def predict(self, X):
         """Reconstruct the signal sequences from measurement sequences.

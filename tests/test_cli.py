@@ -112,6 +112,15 @@ def test_fit_then_predict_by_the_console_script(tmp_path):
         assert np.array_equal(out["y_hat"], model.predict(data["x"]))
 
 
+def test_fit_with_a_validation_file(tmp_path):
+    np.savez(tmp_path / "train.npz", **_good(lead=(6, 3)))
+    np.savez(tmp_path / "valid.npz", **_good(lead=(2, 3), seed=2))
+    result = _invoke("fit", "train.npz", "-o", "m.npz", "--validation", "valid.npz",
+                     "--max-epochs", "2", "--batch-size", "3", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len(sparserec.load_model(tmp_path / "m.npz").validation_scores_) == 2
+
+
 def test_fit_shares_the_estimator_defaults(tmp_path):
     np.savez(tmp_path / "train.npz", **{k: v for k, v in _good(lead=(2, 3)).items() if k != "y"})
     assert _invoke("fit", "train.npz", "-o", "m.npz", cwd=tmp_path).exit_code == 0

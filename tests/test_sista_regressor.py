@@ -184,3 +184,14 @@ def test_plot_learned_draws_atoms_and_transitions(data):
     assert len(figure.axes) == 4 + 3 + 3  # atoms, transition images, their colour bars
     with pytest.raises(ValueError, match="not fitted"):
         plot_learned(SISTARegressor(A))
+
+
+def test_explicit_validation_data_chooses_the_epoch_and_trains_on_all_of_x(data):
+    X, Y, A, _ = data
+    model = small_model(A, max_epochs=3).fit(X[:40], Y[:40], validation_data=(X[40:], Y[40:]))
+    assert len(model.validation_scores_) == 3
+    expected = nmse_db(Y[40:], small_model(A).fit(X[:40]).predict(X[40:]))
+    # Epoch 0 (the initial parameters) is scored on the same set, so the kept model is no worse.
+    assert nmse_db(Y[40:], model.predict(X[40:])) <= expected + 1e-9
+    with pytest.raises(ValueError, match="validation_data must have shapes"):
+        small_model(A).fit(X, Y, validation_data=(X[:, :3], Y))
