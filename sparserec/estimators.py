@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import solvers
 from .matrices import make_dictionary
 from .network import LEARNABLE, SISTAParams, forward
 from .solvers import fista
@@ -116,7 +117,7 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if previous.shape == (Y.shape[1], X.shape[1]):
                 h_init = previous
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", solvers.ConvergenceWarning)  # re-raised below
             # Our relative gap is gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
             result = fista(Yc.T, Xc, self.alpha * n_samples, max_iter=self.max_iter,
                            tol=2 * self.tol, h_init=h_init, positive=self.positive)

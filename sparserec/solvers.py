@@ -13,12 +13,15 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels
 
-__all__ = ["SolverResult", "StepSizeWarning", "soft_threshold", "lipschitz_constant",
-           "ista", "fista", "sista", "lasso_objective", "lasso_duality_gap"]
+__all__ = ["ConvergenceWarning", "SolverResult", "StepSizeWarning", "soft_threshold",
+           "lipschitz_constant", "ista", "fista", "sista", "lasso_objective", "lasso_duality_gap"]
+
+
+class ConvergenceWarning(UserWarning):
+    """Some items did not reach the tolerance within the iteration limit (see ``converged``)."""
 
 
 class StepSizeWarning(UserWarning):

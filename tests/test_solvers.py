@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso as SklearnLasso
 
 import sparserec
-from sparserec import StepSizeWarning, fista, ista, lipschitz_constant, sista, soft_threshold
+from sparserec import (ConvergenceWarning, StepSizeWarning, fista, ista, lipschitz_constant,
+                       sista, soft_threshold)
 from sparserec.solvers import lasso_objective
 
 
