@@ -2,11 +2,15 @@
 
 __version__ = "0.1.0"
 
-from .datasets import sample_image
+from .amp import AMPResult, amp
+from .datasets import make_sparse_sequences, paper_task, sample_image
+from .lasso import lasso
 from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identity_dictionary,
                        make_dictionary, paper_matrices, wavelet_dictionary)
 from .metrics import nmse_db, psnr, snr, support_recovery
 from .network import SISTAParams
+from .phase import (PhaseTransition, donoho_tanner_rho, load_phase_transition,
+                    minimax_threshold, phase_transition, recovery_success)
 from .solvers import (ConvergenceWarning, SolverResult, StepSizeWarning, fista, ista,
                       lipschitz_constant, sista, soft_threshold)
 from .training import TrainingStoppedWarning
@@ -14,13 +18,17 @@ from .training import TrainingStoppedWarning
 __all__ = [
     # solvers
     "ConvergenceWarning", "SolverResult", "StepSizeWarning", "fista", "ista",
-    "lipschitz_constant", "sista", "soft_threshold",
+    "lipschitz_constant", "sista", "soft_threshold", "lasso",
     # estimators and the learned mode
     "Lasso", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
     # dictionaries, measurement matrices, metrics, data
     "bernoulli_matrix", "dct_dictionary", "gaussian_matrix", "identity_dictionary",
     "make_dictionary", "paper_matrices", "wavelet_dictionary",
-    "nmse_db", "psnr", "snr", "support_recovery", "sample_image",
+    "nmse_db", "psnr", "snr", "support_recovery", "sample_image", "make_sparse_sequences",
+    "paper_task",
+    # approximate message passing and phase transitions
+    "AMPResult", "amp", "PhaseTransition", "donoho_tanner_rho", "load_phase_transition",
+    "minimax_threshold", "phase_transition", "recovery_success",
 ]
 
 

@@ -7,7 +7,7 @@ matrix-matrix product ``h @ S.T``; callers pass the transposes they need, contig
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -75,7 +75,7 @@ def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accele
                 z[b, j] = h[b, j] + beta * (h[b, j] - h_old[j])
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
                     h_out, iters_out, converged_out):
     """SISTA over a batch of sequences: frame after frame, warm-started from ``P h_{t-1}``.
@@ -84,6 +84,10 @@ def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
 
         h_t^(0) = P h_{t-1}
         h_t^(k) = soft_{lam1/alpha}(S h_t^(k-1) + V x_t + (lam2/alpha) P h_{t-1})
+
+    Sequences are independent: each thread runs whole sequences (``prange``), so there is
+    no synchronisation per frame, and the products ``S h`` and ``P h`` skip the zeros of
+    the sparse code ``h`` (a row of ``ST`` per non-zero), which a dense BLAS call cannot.
 
     Parameters
     ----------
@@ -100,42 +104,100 @@ def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
         ``tol`` (written).
     """
     B, T, N = Vx.shape
-    h_prev = h0.copy()
-    for t in range(T):
-        Ph = np.dot(h_prev, PT)
-        c = Vx[:, t, :] + lam2_over_alpha * Ph
-        h = Ph
-        active = np.arange(B)
-        for k in range(n_iter):
-            n_active = active.size
-            h_act = h if n_active == B else h[active]
-            z = np.dot(h_act, ST)
-            still = np.empty(n_active, np.int64)
-            n_still = 0
-            for a in range(n_active):
-                b = active[a]
+    zero = np.zeros(1, Vx.dtype)[0]  # a literal 0.0 would promote float32 to float64
+    for b in prange(B):
+        h = h0[b].copy()
+        Ph = np.empty_like(h)
+        c = np.empty_like(h)
+        z = np.empty_like(h)
+        for t in range(T):
+            _sparse_times(h, PT, Ph)  # P h_{t-1}
+            for i in range(N):
+                c[i] = Vx[b, t, i] + lam2_over_alpha * Ph[i]
+            h[:] = Ph
+            for k in range(n_iter):
+                _sparse_times(h, ST, z)
+                # The stopping test's sums (a serial dependency) only where they are used;
+                # the threshold branch-free, max(v - tau, 0) + min(v + tau, 0), so that the
+                # loop vectorises (the same values as the branches, bit for bit).
                 change = 0.0
                 norm = 0.0
-                for j in range(N):
-                    v = z[a, j] + c[b, j]
-                    if v > thresh:
-                        v -= thresh
-                    elif v < -thresh:
-                        v += thresh
-                    else:
-                        v = 0.0
-                    d = v - h[b, j]
-                    change += d * d
-                    norm += v * v
-                    h[b, j] = v
+                if not fixed or k == n_iter - 1:
+                    for j in range(N):
+                        v = z[j] + c[j]
+                        z[j] = max(v - thresh, zero) + min(v + thresh, zero)
+                        change += (z[j] - h[j]) ** 2
+                        norm += z[j] * z[j]
+                    h[:] = z
+                else:
+                    for j in range(N):
+                        v = z[j] + c[j]
+                        h[j] = max(v - thresh, zero) + min(v + thresh, zero)
                 iters_out[b, t] = k + 1
                 done = change <= tol * tol * norm
                 converged_out[b, t] = done
-                if fixed or not done:
-                    still[n_still] = b
-                    n_still += 1
-            active = still[:n_still]
-            if n_still == 0:
-                break
-        h_out[:, t, :] = h
-        h_prev = h
+                if done and not fixed:
+                    break
+            h_out[b, t] = h
+
+
+@njit(cache=True)
+def _sparse_times(h, MT, out):
+    """``out = h @ MT`` (that is ``M h``), adding one row of ``MT`` per non-zero of ``h``."""
+    out[:] = 0.0
+    for j in range(h.size):
+        hj = h[j]
+        if hj != 0.0:
+            row = MT[j]
+            for i in range(out.size):
+                out[i] += hj * row[i]
+
+
+@njit(cache=True, parallel=True)
+def sista_outputs(X, DT, ADT, FT, h, y0, lam1, lam2, identity_F, y_out, objective_out):
+    """The reconstructions ``y_t = D h_t`` and SISTA's objective of every frame, in one pass.
+
+    ``objective[b, t] = 1/2 ||x_t - A D h_t||^2 + lam1 ||h_t||_1
+    + lam2/2 ||y_t - F y_{t-1}||^2`` (float64, with ``y_{-1} = y0[b]``), where ``DT``,
+    ``ADT`` and ``FT`` are ``D^T`` (N, N), ``(A D)^T`` (N, M) and ``F^T`` (ignored when
+    ``identity_F``). The products skip the zeros of the sparse codes, and nothing of size
+    (B, T, N) is allocated: dense products and temporaries cost more than SISTA itself.
+    ``y_out`` (B, T, N, the codes' dtype) and ``objective_out`` (B, T) are written.
+    """
+    B, T, M = X.shape
+    N = h.shape[2]
+    for b in prange(B):
+        fit = np.empty(M)
+        y = np.empty(N)
+        previous = y0[b].copy()
+        moved = np.empty(N)
+        for t in range(T):
+            for m in range(M):
+                fit[m] = X[b, t, m]
+            y[:] = 0.0
+            l1 = 0.0
+            for j in range(N):
+                hj = np.float64(h[b, t, j])
+                if hj != 0.0:  # one row of D^T and of (A D)^T per non-zero
+                    l1 += abs(hj)
+                    for i in range(N):
+                        y[i] += hj * DT[j, i]
+                    for m in range(M):
+                        fit[m] -= hj * ADT[j, m]
+            if identity_F:
+                moved[:] = previous
+            else:
+                moved[:] = 0.0
+                for j in range(N):
+                    for i in range(N):
+                        moved[i] += previous[j] * FT[j, i]
+            squares = 0.0
+            for m in range(M):
+                squares += fit[m] * fit[m]
+            drift = 0.0
+            for i in range(N):
+                d = y[i] - moved[i]
+                drift += d * d
+                y_out[b, t, i] = y[i]
+            objective_out[b, t] = 0.5 * squares + lam1 * l1 + 0.5 * lam2 * drift
+            previous[:] = y

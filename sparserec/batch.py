@@ -44,7 +44,8 @@ class Method:
         The solver takes sequences, (T, M) or (B, T, M); otherwise every row of ``x`` is
         an independent signal and the solver gets them as one (rows, M) batch.
     options : tuple of str
-        The keywords it takes among ``lam1, lam2, alpha, n_iter, max_iter, tol, D, F``.
+        The keywords it takes among ``lam1, lam2, alpha, n_iter, max_iter, tol, tau, damping,
+        D, F``.
     """
 
     function: str
@@ -58,14 +59,16 @@ _LASSO = ("lam1", "alpha", "max_iter", "tol", "D")
 METHODS = {
     "ista": Method("ista", sequential=False, options=_LASSO),
     "fista": Method("fista", sequential=False, options=_LASSO),
+    "lasso": Method("lasso", sequential=False, options=("lam1", "max_iter", "tol", "D")),
     "sista": Method("sista", sequential=True,
                     options=("lam1", "lam2", "alpha", "n_iter", "max_iter", "tol", "D", "F")),
+    "amp": Method("amp", sequential=False, options=("tau", "damping", "max_iter", "tol", "D")),
 }
 
 #: Default solver settings of ``sparserec solve`` (``dictionary=None``: the file's ``D``,
 #: or the identity).
 DEFAULTS = dict(lam1=0.1, lam2=1.0, alpha=None, n_iter=None, max_iter=1000, tol=1e-6,
-                dictionary=None, dtype="float64")
+                dictionary=None, dtype="float64", tau=None, damping=None)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def solve_arrays(data, method, options, source="input"):
                   objective=result.objective.reshape(lead))
     if result.gap is not None:
         arrays["gap"] = result.gap.reshape(lead)
+    if getattr(result, "diverged", None) is not None:
+        arrays["diverged"] = result.diverged.reshape(lead)
     if "y" in data:
         arrays["snr_db"] = np.float64(snr(data["y"], arrays["y_hat"]))
         arrays["psnr_db"] = np.float64(psnr(data["y"], arrays["y_hat"]))

@@ -65,7 +65,7 @@ POSITIVE = _Finite(min=0, min_open=True)
 @click.version_option(__version__, "-V", "--version", prog_name="sparserec")
 @click.option("--debug", is_flag=True, help="Show the traceback of errors.")
 def cli(debug):
-    """Sparse recovery from the command line: ISTA, FISTA, SISTA and the SISTA-RNN.
+    """Sparse recovery from the command line: ISTA, FISTA, SISTA, AMP and the SISTA-RNN.
 
     Data files are NumPy .npz archives holding measurements x, of shape (T, M) or
     (B, T, M), and a measurement matrix A (M, N); optionally a dictionary D (N, N), a
@@ -77,6 +77,7 @@ def cli(debug):
       sparserec solve --method sista data.npz
       sparserec solve --method fista --lam1 0.05 'data/run*.npz' --out-dir results --workers 4
       sparserec info data.npz
+      sparserec phase --solver amp --trials 20
     """
 
 
@@ -147,7 +148,13 @@ def _solver_options(ctx, method):
 @click.option("--max-iter", type=click.IntRange(min=1), default=batch.DEFAULTS["max_iter"],
               show_default=True, help="Iteration limit per signal or frame.")
 @click.option("--tol", type=NON_NEGATIVE, default=batch.DEFAULTS["tol"], show_default=True,
-              help="Tolerance: relative duality gap (ista, fista), relative change (sista).")
+              help="Tolerance: relative duality gap (ista, fista), relative change (sista, "
+                   "amp).")
+@click.option("--tau", type=POSITIVE, default=None,
+              help="Threshold of amp in units of the estimated noise level. Default: the "
+                   "minimax threshold at M/N.")
+@click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
+              help="Damping of amp in [0, 1): weight of the previous iterate (default 0).")
 @click.option("--dictionary", metavar="SPEC", default=None, callback=_check_dictionary,
               help="identity, dct, wavelet, wavelet:NAME or wavelet:NAME:LEVEL. "
                    "Default: the input's D, else identity.")
@@ -593,6 +600,146 @@ def _params_text(model):
     return (f"n_layers={model.n_layers}, alpha_={model.alpha_:.4g}, lam1_={model.lam1_:.4g}, "
             f"lam2_={model.lam2_:.4g}, M={model.measurement_matrix_.shape[0]}, "
             f"N={model.measurement_matrix_.shape[1]}, epochs={model.n_epochs_}")
+
+
+# ----------------------------------------------------------------------------------------
+# phase
+
+
+def _grid(ctx, param, value):
+    """A list of ratios in (0, 1]: 'START:STOP:STEP' (STOP included) or 'A,B,C'."""
+    if value is None:
+        return None
+    try:
+        if ":" in value:
+            start, stop, step = (float(part) for part in value.split(":"))
+            if not step > 0:
+                raise ValueError
+            values = np.arange(start, stop + step / 2, step).round(10)
+        else:
+            values = np.array([float(part) for part in value.split(",")])
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not START:STOP:STEP or a comma-separated list "
+                                 "of numbers", ctx, param) from None
+    if values.size == 0 or not np.all((values > 0) & (values <= 1)):
+        raise click.BadParameter(f"{value!r}: expected ratios in (0, 1]", ctx, param)
+    return values.tolist()
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-s", "--solver", type=click.Choice(["amp", "fista", "ista", "sista"]),
+              default="amp", show_default=True, help="The solver (or --model).")
+@click.option("--model", "model_path", metavar="MODEL.npz", default=None,
+              help="A SISTA-RNN written by sparserec fit, instead of --solver (its A fixes "
+                   "N and delta).")
+@click.option("-o", "--output", metavar="OUTPUT.npz", default=None,
+              help="The grid. Default: phase_SOLVER.npz.")
+@click.option("--plot", "plot_path", metavar="PNG", default=None,
+              help="The diagram. Default: OUTPUT with .png (needs matplotlib).")
+@click.option("--no-plot", is_flag=True, help="Write the grid only.")
+@click.option("-n", "--n", "n", type=click.IntRange(min=2), default=500, show_default=True,
+              help="Signal length N.")
+@click.option("--deltas", metavar="GRID", callback=_grid, default="0.05:0.95:0.05",
+              show_default=True, help="delta = M/N: START:STOP:STEP or a list A,B,C.")
+@click.option("--rhos", metavar="GRID", callback=_grid, default="0.05:0.95:0.05",
+              show_default=True, help="rho = K/M: START:STOP:STEP or a list A,B,C.")
+@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Random signals per cell (solved in one batched call).")
+@click.option("--success-tol", type=POSITIVE, default=1e-2, show_default=True,
+              help="A trial succeeds when ||y_hat - y|| <= TOL ||y||.")
+@click.option("--snr-db", type=float, default=None,
+              help="Measurement SNR in dB (default noise-free).")
+@click.option("--lam1", type=NON_NEGATIVE, default=None,
+              help="Penalty of ista, fista, sista. Default: 1e-4 max|A^T x| per cell.")
+@click.option("--tau", type=POSITIVE, default=None, help="Threshold of amp (default minimax).")
+@click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
+              help="Damping of amp (default 0.2).")
+@click.option("--max-iter", type=click.IntRange(min=1), default=None,
+              help="Iteration limit per signal (default: per solver, see the docs).")
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
+              show_default=True, help="Precision of the solves.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="One Dask task per cell on a local cluster of N processes.")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="One Dask task per cell on the running Dask scheduler at ADDRESS.")
+@click.pass_context
+def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, trials,
+          success_tol, snr_db, lam1, tau, damping, max_iter, dtype, seed, force, workers,
+          scheduler):
+    """Draw the phase diagram of a solver: recovery success over delta = M/N and rho = K/M.
+
+    Each cell measures --trials random K-sparse signals of length N with one Gaussian
+    matrix (M x N, N(0, 1/M) entries), recovers them in one batched solve, and counts the
+    trials with relative error at most --success-tol. Writes the grid (npz: deltas, rhos,
+    success, errors, theory, settings) and the diagram (PNG) with the Donoho-Tanner l1
+    curve, and prints the empirical 50% boundary beside the theory.
+
+    \b
+    Examples:
+      sparserec phase --solver amp --trials 20
+      sparserec phase --solver fista -n 200 --deltas 0.1:0.9:0.1 --rhos 0.05:0.95:0.05
+      sparserec phase --model model.npz --rhos 0.02:0.5:0.02 -o model_phase.npz
+      sparserec phase --solver fista --workers 2
+    """
+    from .phase import donoho_tanner_rho, phase_transition
+
+    if workers and scheduler:
+        raise click.UsageError("--workers and --scheduler exclude each other", ctx)
+    if snr_db is not None and not math.isfinite(snr_db):
+        raise click.BadParameter(f"{snr_db} is not a finite number", ctx,
+                                 param_hint="--snr-db")
+    name = "model" if model_path else solver
+    given = {key for key in ("solver", "lam1", "tau", "damping")
+             if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE}
+    unused = {"amp": {"lam1"}, "model": {"solver", "lam1", "tau", "damping", "max_iter"}}.get(
+        name, {"tau", "damping"})
+    if max_iter is not None and name == "model":
+        given.add("max_iter")
+    if given & unused:
+        raise click.UsageError(f"--{sorted(given & unused)[0].replace('_', '-')} is not used "
+                               f"by {'--model' if model_path else '--solver ' + solver}", ctx)
+    output = output or f"phase_{name}.npz"
+    io.check_output(output, force=force, inputs=[model_path] if model_path else [])
+    plot = not no_plot and _matplotlib_present()
+    if plot:
+        plot_path = plot_path or str(Path(output).with_suffix(".png"))
+        io.check_output(plot_path, force=force, suffix=".png")
+    options = {key: value for key, value in dict(lam1=lam1, tau=tau, damping=damping,
+                                                  max_iter=max_iter).items()
+               if value is not None}
+    target = _load_model(model_path) if model_path else solver
+    if model_path:
+        deltas = None  # the model's own
+    if workers:
+        executor = batch.local_client(workers)
+    elif scheduler:
+        executor = batch.connect(scheduler)
+    else:
+        executor = nullcontext()
+    cells = (1 if model_path else len(deltas)) * len(rhos)
+    try:
+        with executor as client, click.progressbar(length=cells, label=f"phase {name}",
+                                                   file=sys.stderr, show_pos=True) as bar:
+            result = phase_transition(target, n=n, deltas=deltas, rhos=rhos, n_trials=trials,
+                                      tol=success_tol, snr_db=snr_db, solver_options=options,
+                                      dtype=dtype, random_state=seed, client=client,
+                                      on_cell=lambda i, j, rate: bar.update(1))
+    except ValueError as error:
+        raise io.InputError(f"{model_path or 'phase'}: {error}") from None
+    result.save(output, force=True)  # checked above, before the work
+    click.echo(f"{name}: N = {result.n}, {trials} trials per cell, "
+               f"{result.settings['seconds']:.1f} s -> {output}")
+    theory = donoho_tanner_rho(result.deltas)
+    for delta, empirical, rho in zip(result.deltas, result.curve(), theory, strict=True):
+        found = "not crossed on the grid" if np.isnan(empirical) else f"{empirical:.3f}"
+        click.echo(f"  delta {delta:.3f}: empirical 50% rho {found}, l1 theory {rho:.3f}")
+    if plot:
+        result.plot(plot_path)
+        click.echo(f"wrote {plot_path}")
+    elif not no_plot:
+        click.echo("matplotlib is not installed: no figure (pip install 'sparserec[plot]')")
 
 
 def main():

@@ -16,14 +16,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import solvers
 from .matrices import make_dictionary
 from .network import LEARNABLE, SISTAParams, forward
-from .solvers import fista
+from .lasso import lasso
 from .training import train
 
 __all__ = ["Lasso", "SISTARegressor", "load_model"]
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
-    """Lasso with scikit-learn's objective, solved by batched FISTA.
+    """Lasso with scikit-learn's objective, solved for all targets at once.
 
     A drop-in for :class:`sklearn.linear_model.Lasso`: it minimises, for every target,
 
@@ -39,7 +39,8 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Whether to fit an intercept (``X`` and ``y`` are centred first).
     max_iter : int, default=1000
-        Maximum number of FISTA iterations.
+        Maximum number of iterations per target: coordinate-descent epochs, or FISTA
+        iterations.
     tol : float, default=1e-4
         Stop when the duality gap is at most ``tol * ||y||^2`` in the unscaled objective,
         as scikit-learn's coordinate descent does.
@@ -47,6 +48,10 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Start from the previous ``coef_`` when it has the right shape.
     positive : bool, default=False
         Constrain the coefficients to be non-negative.
+    solver : {'auto', 'cd', 'fista'}, default='auto'
+        The method of :func:`sparserec.lasso`: 'cd' is coordinate descent over the shared
+        Gram matrix, 'fista' the accelerated proximal gradient; 'auto' picks 'cd' unless
+        the Gram matrix is too large for the number of targets.
 
     Attributes
     ----------
@@ -63,7 +68,7 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     See Also
     --------
-    sparserec.fista : the solver, for many signals against one matrix.
+    sparserec.lasso : the solver, for many signals against one matrix.
 
     Examples
     --------
@@ -76,13 +81,14 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=1000, tol=1e-4,
-                 warm_start=False, positive=False):
+                 warm_start=False, positive=False, solver="auto"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
+        self.solver = solver
 
     def fit(self, X, y):
         """Fit the model.
@@ -119,8 +125,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", solvers.ConvergenceWarning)  # re-raised below
             # Our relative gap is gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
-            result = fista(Yc.T, Xc, self.alpha * n_samples, max_iter=self.max_iter,
-                           tol=2 * self.tol, h_init=h_init, positive=self.positive)
+            result = lasso(Yc.T, Xc, self.alpha * n_samples, max_iter=self.max_iter,
+                           tol=2 * self.tol, h_init=h_init, positive=self.positive,
+                           method=self.solver)
         if not result.converged.all():
             warnings.warn("Objective did not converge: increase max_iter or tol. Duality gap: "
                           f"{np.max(result.gap):.3g} (relative)", ConvergenceWarning,

@@ -26,7 +26,7 @@ from numba import njit
 from .solvers import lipschitz_constant
 
 __all__ = ["SISTAParams", "Weights", "LEARNABLE", "effective_weights", "forward",
-           "loss_and_grad"]
+           "forward_weights", "loss_and_grad", "loss_and_weight_grads"]
 
 #: Names of the parameters that can be trained.
 LEARNABLE = ("D", "F", "A", "alpha", "lam1", "lam2", "h0")
@@ -156,14 +156,36 @@ def forward(params, X, n_layers=3, *, dtype=None, return_codes=False):
     h : ndarray of shape (B, T, N)
         The codes, only when ``return_codes``.
     """
+    return forward_weights(effective_weights(params), params.D, params.h0, X, n_layers,
+                           dtype=dtype, return_codes=return_codes)
+
+
+def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=False):
+    """:func:`forward` from the effective weights themselves, free or tied to theta.
+
+    Parameters
+    ----------
+    weights : Weights
+        S, V, W1, W and the threshold b (P is not used).
+    D : ndarray of shape (N, N)
+        The output matrix, ``y_hat_t = D h_t``.
+    h0 : ndarray of shape (N,)
+        The code before the first frame.
+    X, n_layers, dtype, return_codes
+        As in :func:`forward`.
+
+    Returns
+    -------
+    y_hat : ndarray of shape (B, T, N)
+    h : ndarray of shape (B, T, N), only when ``return_codes``
+    """
     dtype = _dtype(X, dtype)
-    weights = effective_weights(params)
-    Vx, WT, ST, h0, thresh = _kernel_inputs(params, weights, X, dtype)
+    Vx, WT, ST, h0, thresh = _kernel_inputs(weights, h0, X, dtype)
     T, B, N = Vx.shape
     h = np.empty((T, B, N), dtype)
     dummy = np.empty((1, 1, 1, 1), dtype)
     _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, False, dummy, dummy, h)
-    return _outputs(h, params.D, dtype, return_codes)
+    return _outputs(h, D, dtype, return_codes)
 
 
 def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2"), *,
@@ -201,17 +223,49 @@ def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "l
     unknown = set(learn) - set(LEARNABLE)
     if unknown:
         raise ValueError(f"cannot learn {sorted(unknown)}; choose among {LEARNABLE}")
-    dtype = _dtype(X, dtype)
     weights = effective_weights(params)
-    Vx, WT, ST, h0, thresh = _kernel_inputs(params, weights, X, dtype)
+    loss, g = loss_and_weight_grads(weights, params.D, params.h0, X, Y, n_layers,
+                                    dtype=dtype, output_grad="D" in learn)
+    grads = _chain_rule(params, weights, learn, g["S"], g["V"], g["W1"], g["W"], g["b"],
+                        g.get("D"), g["h0"])
+    return loss, grads
+
+
+def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, output_grad=True):
+    """The mean squared error and its gradients in the effective weights themselves.
+
+    The forward and backward kernels of :func:`loss_and_grad` without the chain rule to
+    theta: what a network with free (untied) S, V, W1, W, b and D needs.
+
+    Parameters
+    ----------
+    weights : Weights
+        S, V, W1, W and the threshold b (P is not used).
+    D : ndarray of shape (N, N)
+        The output matrix, ``y_hat_t = D h_t``.
+    h0 : ndarray of shape (N,)
+        The code before the first frame.
+    X, Y, n_layers, dtype
+        As in :func:`loss_and_grad`.
+    output_grad : bool, default=True
+        Also return the gradient of ``D`` as an output matrix (``sum_t dL/dy_hat_t h_t^T``).
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        float64 gradients 'S', 'V', 'W1', 'W', 'b' (float), 'h0' (summed over the batch)
+        and, with ``output_grad``, 'D' (the output term only).
+    """
+    dtype = _dtype(X, dtype)
+    Vx, WT, ST, h0b, thresh = _kernel_inputs(weights, h0, X, dtype)
     T, B, N = Vx.shape
     K = n_layers
     Z = np.empty((T, K, B, N), dtype)
     H = np.empty((T, K, B, N), dtype)
     h = np.empty((T, B, N), dtype)
-    _forward_kernel(Vx, WT, ST, h0, thresh, K, True, Z, H, h)
+    _forward_kernel(Vx, WT, ST, h0b, thresh, K, True, Z, H, h)
 
-    D = params.D
     Yt = np.ascontiguousarray(np.asarray(Y).transpose(1, 0, 2), dtype=dtype)
     residual = h.reshape(T * B, N) @ D.T.astype(dtype) - Yt.reshape(T * B, N)
     loss = float(np.dot(residual.ravel().astype(np.float64), residual.ravel()) / (B * T * N))
@@ -224,13 +278,13 @@ def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "l
     gW_stack = np.zeros((2 * N, N), dtype)
     gV = np.zeros((N, Xt.shape[2]), dtype)
     gh0 = np.empty((B, N), dtype)
-    gb = _backward_kernel(Gh, Xt, Z, H, h0, np.ascontiguousarray(weights.S, dtype=dtype),
+    gb = _backward_kernel(Gh, Xt, Z, H, h0b, np.ascontiguousarray(weights.S, dtype=dtype),
                           W_stack, thresh, gS, gW_stack, gV, gh0)
-    gD_out = (dy.T @ h.reshape(T * B, N)).astype(np.float64) if "D" in learn else None
-    grads = _chain_rule(params, weights, learn, gS.astype(np.float64),
-                        gV.astype(np.float64), gW_stack[:N].astype(np.float64),
-                        gW_stack[N:].astype(np.float64), float(gb), gD_out,
-                        gh0.astype(np.float64).sum(axis=0))
+    grads = {"S": gS.astype(np.float64), "V": gV.astype(np.float64),
+             "W1": gW_stack[:N].astype(np.float64), "W": gW_stack[N:].astype(np.float64),
+             "b": float(gb), "h0": gh0.astype(np.float64).sum(axis=0)}
+    if output_grad:
+        grads["D"] = (dy.T @ h.reshape(T * B, N)).astype(np.float64)
     return loss, grads
 
 
@@ -247,25 +301,26 @@ def _dtype(X, dtype):
     return dtype
 
 
-def _kernel_inputs(params, weights, X, dtype):
+def _kernel_inputs(weights, h0, X, dtype):
     """Time-major, contiguous arrays of one dtype, as the kernels expect them."""
     X = np.asarray(X)
     B, T, M = X.shape
-    N = params.D.shape[0]
+    N = weights.S.shape[0]
     Xt = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype)
     Vx = np.ascontiguousarray((Xt.reshape(T * B, M) @ weights.V.T.astype(dtype))
                               .reshape(T, B, N))
     # One product per frame gives both W1 h_{t-1} and W h_{t-1}.
     WT = np.ascontiguousarray(np.hstack([weights.W1.T, weights.W.T]), dtype=dtype)
     ST = np.ascontiguousarray(weights.S.T, dtype=dtype)
-    h0 = np.ascontiguousarray(np.broadcast_to(params.h0, (B, N)), dtype=dtype)
+    h0 = np.ascontiguousarray(np.broadcast_to(h0, (B, N)), dtype=dtype)
     return Vx, WT, ST, h0, dtype.type(weights.b)
 
 
 def _preactivations(params, X, n_layers, dtype=None):
     """The pre-activations Z, shape (T, K, B, N), and the threshold b (for tests of kinks)."""
     dtype = _dtype(X, dtype)
-    Vx, WT, ST, h0, thresh = _kernel_inputs(params, effective_weights(params), X, dtype)
+    Vx, WT, ST, h0, thresh = _kernel_inputs(effective_weights(params), params.h0, X,
+                                             dtype)
     T, B, N = Vx.shape
     Z = np.empty((T, n_layers, B, N), dtype)
     H = np.empty_like(Z)

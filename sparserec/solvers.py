@@ -323,8 +323,13 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     _kernels.sista_recursion(Vx, _c(S.T, dtype), _c(P.T, dtype), H0, dtype.type(lam2 / alpha),
                              dtype.type(lam1 / alpha), iterations, float(tol), fixed,
                              h, iters, converged)
-    y_hat = h @ D.T
-    objective = _sista_objective(X, A, D, F, h, H0, lam1, lam2)
+    # y_hat = D h and the objective (float64) in one sparse pass
+    A64, D64, F64 = (np.asarray(a, np.float64) for a in (A, D, F))
+    y_hat = np.empty_like(h)
+    objective = np.empty((B, T))
+    _kernels.sista_outputs(X, _c(D64.T, np.float64), _c((A64 @ D64).T, np.float64),
+                           _c(F64.T, np.float64), h, _c(H0 @ D64.T, np.float64), float(lam1),
+                           float(lam2), bool(np.array_equal(F64, np.eye(N))), y_hat, objective)
     if not fixed and not converged.all():
         warnings.warn(f"sista: {np.count_nonzero(~converged)} of {converged.size} frames did "
                       f"not reach tol={tol} in max_iter={max_iter} iterations",
@@ -421,17 +426,6 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
         done_iters += n_steps
     records = None if records is None else np.array(records).reshape(-1, B)
     return h, n_iter, converged, gap, primal, records
-
-
-def _sista_objective(X, A, D, F, h, h0, lam1, lam2):
-    """Objective of every frame at its final code, in float64: shape (B, T)."""
-    X, A, D, F, h, h0 = (np.asarray(a, np.float64) for a in (X, A, D, F, h, h0))
-    y = h @ D.T
-    y_prev = np.concatenate([(h0 @ D.T)[:, None], y[:, :-1]], axis=1)
-    fit = X - y @ A.T
-    drift = y - y_prev @ F.T
-    return (0.5 * (fit**2).sum(-1) + lam1 * np.abs(h).sum(-1)
-            + 0.5 * lam2 * (drift**2).sum(-1))
 
 
 def _float_dtype(a):

@@ -421,3 +421,59 @@ def test_bad_input_by_the_console_script(tmp_path):
     assert result.stderr == ("error: in.npz: array 'x' holds pickled Python objects (never "
                              "unpickled); expected numeric arrays\n")
     assert sorted(os.listdir(tmp_path)) == ["in.npz"]
+
+
+# ----------------------------------------------------------------------------------------
+# amp and phase
+
+
+def test_solve_with_amp_writes_codes_and_divergence_flags(tmp_path):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((40, 80)) / np.sqrt(40)
+    y = np.zeros((6, 80))
+    y[:, [3, 30, 61]] = rng.standard_normal((6, 3))
+    np.savez(tmp_path / "in.npz", x=y @ A.T, A=A, y=y)
+    result = _invoke("solve", "-m", "amp", "--tol", "1e-9", "--damping", "0.1", "in.npz",
+                     cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "amp, 6/6 items converged" in result.stdout
+    with np.load(tmp_path / "in_amp.npz", allow_pickle=False) as out:
+        np.testing.assert_allclose(out["y_hat"], y, atol=1e-6)
+        assert out["diverged"].shape == (6,) and not out["diverged"].any()
+        assert '"damping": 0.1' in str(out["settings"])
+
+
+def test_solve_with_amp_refuses_lasso_options(tmp_path):
+    np.savez(tmp_path / "in.npz", **_good())
+    result = _invoke("solve", "-m", "amp", "--lam1", "0.1", "in.npz", cwd=tmp_path)
+    assert result.exit_code == 2 and "--lam1 is not used by --method amp" in result.output
+    result = _invoke("solve", "-m", "fista", "--tau", "1.2", "in.npz", cwd=tmp_path)
+    assert result.exit_code == 2 and "--tau is not used by --method fista" in result.output
+
+
+def test_phase_writes_the_grid_and_the_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _invoke("phase", "-s", "amp", "-n", "100", "--deltas", "0.5",
+                     "--rhos", "0.1,0.8", "--trials", "4", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "delta 0.500: empirical 50% rho" in result.stdout and "l1 theory 0.386" in result.stdout
+    grid = sparserec.load_phase_transition(tmp_path / "phase_amp.npz")
+    assert grid.success.tolist() == [[1.0, 0.0]] and grid.n == 100
+    assert (tmp_path / "phase_amp.png").read_bytes()[:4] == b"\x89PNG"
+    again = _invoke("phase", "-n", "100", "--deltas", "0.5", "--rhos", "0.1", cwd=tmp_path)
+    assert again.exit_code == 2 and "phase_amp.npz: output already exists" in again.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--deltas", "0:1"), "--deltas"),
+    (("--rhos", "0.5,1.5"), "expected ratios in (0, 1]"),
+    (("--solver", "fista", "--tau", "1"), "--tau is not used by --solver fista"),
+    (("--solver", "amp", "--lam1", "0.1"), "--lam1 is not used by --solver amp"),
+    (("--model", "data.npz",), "data.npz: is a data file, not a model"),
+])
+def test_phase_bad_input_exits_2(args, fragment, tmp_path):
+    np.savez(tmp_path / "data.npz", **_good())
+    result = _invoke("phase", "--no-plot", *args, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
+    assert sorted(os.listdir(tmp_path)) == ["data.npz"]

@@ -10,12 +10,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sparserec import SISTARegressor, load_model, make_dictionary, nmse_db, sista
-from test_training import sequential_task, wrong_dictionary
+from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, Y, A, D = sequential_task(0, 60, T=8, N=8, M=6)
+    X, Y, A, D = make_sparse_sequences(60, 8, 8, 6, random_state=0)
     return X, Y, A, D
 
 
@@ -35,9 +35,9 @@ def test_fit_without_targets_is_classical_sista(data):
 
 
 def test_training_beats_the_untrained_model():
-    X, Y, A, D = sequential_task(0, 200)
-    X_test, Y_test, _, _ = sequential_task(5, 50)
-    start = wrong_dictionary(D)
+    X, Y, A, D = make_sparse_sequences(200, random_state=0)
+    X_test, Y_test, _, _ = make_sparse_sequences(50, random_state=5)
+    start = perturbed_dictionary(D)
     untrained = SISTARegressor(A, dictionary=start, lam1=0.05, lam2=0.1).fit(X)
     model = SISTARegressor(A, dictionary=start, lam1=0.05, lam2=0.1, optimizer="adam",
                            learning_rate=1e-2, batch_size=20, max_epochs=10,
@@ -96,7 +96,7 @@ def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(data):
 
 def test_save_and_load_give_the_same_predictions(data, tmp_path):
     X, Y, A, D = data
-    model = small_model(A, dictionary=wrong_dictionary(D), transition=np.eye(8),
+    model = small_model(A, dictionary=perturbed_dictionary(D), transition=np.eye(8),
                         learn=("D", "A", "h0", "lam1")).fit(X, Y)
     path = tmp_path / "model.npz"
     model.save(path)
@@ -179,7 +179,7 @@ def test_plot_learned_draws_atoms_and_transitions(data):
     pytest.importorskip("matplotlib")
     from sparserec.interpret import plot_learned
     X, Y, A, D = data
-    model = small_model(A, dictionary=wrong_dictionary(D)).fit(X, Y)
+    model = small_model(A, dictionary=perturbed_dictionary(D)).fit(X, Y)
     figure = plot_learned(model, n_atoms=4)
     assert len(figure.axes) == 4 + 3 + 3  # atoms, transition images, their colour bars
     with pytest.raises(ValueError, match="not fitted"):

@@ -5,48 +5,19 @@ import re
 import numpy as np
 import pytest
 
-from sparserec import dct_dictionary, lipschitz_constant, nmse_db
+from sparserec import lipschitz_constant, nmse_db
+from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 from sparserec.network import SISTAParams, forward
 from sparserec.training import (Adam, RMSprop, TrainingStoppedWarning, clip_by_norm,
                                 make_optimizer, train)
 
 
-def sequential_task(seed, n, T=16, N=16, M=12, k=2):
-    """Sparse codes in the DCT basis that drift slowly (F = I), measured by a fixed A.
-
-    Returns X (n, T, M), Y (n, T, N), the measurement matrix A (orthonormal rows, the same
-    for every seed) and the true dictionary.
-    """
-    rng = np.random.default_rng(seed)
-    D = dct_dictionary(N)
-    A = np.linalg.qr(np.random.default_rng(100).standard_normal((N, M)))[0].T
-    codes = np.zeros((n, T, N))
-    for i in range(n):
-        support = rng.choice(N, k, replace=False)
-        amplitude = np.sign(rng.standard_normal(k)) * rng.uniform(0.5, 1.5, k)
-        for t in range(T):
-            if rng.random() < 0.02:  # an atom is replaced, rarely
-                support[rng.integers(k)] = rng.choice(np.setdiff1d(np.arange(N), support))
-            amplitude = amplitude + 0.02 * rng.standard_normal(k)
-            codes[i, t, support] = amplitude
-    Y = codes @ D.T
-    return Y @ A.T, Y, A, D
-
-
-def wrong_dictionary(D, scale=0.5, seed=7):
-    """An orthonormal dictionary at some distance from ``D``."""
-    N = len(D)
-    Q = np.linalg.qr(D + scale * np.random.default_rng(seed).standard_normal((N, N))
-                     / np.sqrt(N))[0]
-    return Q * np.sign(np.sum(Q * D, axis=0))
-
-
 @pytest.fixture(scope="module")
 def task():
-    X, Y, A, D = sequential_task(0, 400)
-    X_val, Y_val, _, _ = sequential_task(1, 50)
-    X_test, Y_test, _, _ = sequential_task(2, 100)
-    params = SISTAParams.initial(A, wrong_dictionary(D), lam1=0.05, lam2=0.1)
+    X, Y, A, D = make_sparse_sequences(400, random_state=0)
+    X_val, Y_val, _, _ = make_sparse_sequences(50, random_state=1)
+    X_test, Y_test, _, _ = make_sparse_sequences(100, random_state=2)
+    params = SISTAParams.initial(A, perturbed_dictionary(D), lam1=0.05, lam2=0.1)
     return dict(X=X, Y=Y, X_val=X_val, Y_val=Y_val, X_test=X_test, Y_test=Y_test,
                 params=params, D=D)
 

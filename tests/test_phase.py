@@ -1,0 +1,189 @@
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.stats import norm
+
+import sparserec
+from sparserec import (PhaseTransition, donoho_tanner_rho, load_phase_transition,
+                       minimax_threshold, phase_transition, recovery_success)
+
+# ----------------------------------------------------------------------------------------
+# theory
+
+
+@pytest.mark.parametrize("delta, positive, expected", [
+    # DMM 2009 eq. 5 as tabulated by an independent implementation (Magni, rho_se doctests)
+    (0.19, False, 0.238), (0.19, True, 0.318), (0.5, False, 0.386), (0.5, True, 0.558),
+    # the cross-polytope and simplex weak thresholds at delta = 1/2 (Donoho and Tanner)
+    (0.5, False, 0.3857), (0.5, True, 0.5582),
+])
+def test_theoretical_curve_at_published_points(delta, positive, expected):
+    decimals = len(str(expected).split(".")[1])
+    assert round(donoho_tanner_rho(delta, positive=positive), decimals) == expected
+
+
+def test_at_the_curve_the_minimax_risk_equals_delta():
+    """Independent check of the closed form: integrate the soft-threshold risk numerically.
+
+    At ``rho_l1(delta)``, with ``z`` the minimax threshold and ``eps = rho delta``, the risk
+    of soft thresholding against the least favourable eps-sparse signal,
+    ``eps (1 + z^2) + (1 - eps) E soft(Z; z)^2``, equals ``delta`` (state evolution's slope
+    at zero error is 1).
+    """
+    for delta in (0.1, 0.25, 0.5, 0.75, 0.9):
+        rho, z = donoho_tanner_rho(delta), minimax_threshold(delta)
+        risk_at_zero = 2 * integrate.quad(lambda u, z=z: (u - z) ** 2 * norm.pdf(u), z,
+                                          np.inf)[0]
+        eps = rho * delta
+        assert eps * (1 + z * z) + (1 - eps) * risk_at_zero == pytest.approx(delta, rel=1e-7)
+
+
+def test_the_curve_is_a_maximum_over_thresholds_and_increases():
+    from sparserec.phase import _rho_at
+
+    deltas = np.linspace(0.05, 0.95, 19)
+    rhos = donoho_tanner_rho(deltas)
+    assert rhos.shape == deltas.shape and np.all(np.diff(rhos) > 0)
+    z = minimax_threshold(0.3)
+    assert _rho_at(np.array([z - 0.05, z + 0.05]), 0.3, 2).max() < donoho_tanner_rho(0.3)
+    assert donoho_tanner_rho(1.0) == 1.0 and donoho_tanner_rho(0.01) < 0.13
+    assert np.all(donoho_tanner_rho(deltas, positive=True) > rhos)
+
+
+def test_bad_deltas_are_refused():
+    for bad in (0.0, -0.5, np.nan, []):
+        with pytest.raises(ValueError, match="delta must be positive"):
+            donoho_tanner_rho(bad)
+
+
+# ----------------------------------------------------------------------------------------
+# the success criterion
+
+
+def test_success_is_a_relative_error_of_at_most_tol():
+    truth = np.array([[3.0, 4.0], [3.0, 4.0], [3.0, 4.0]])  # norm 5
+    estimate = truth + np.array([[0.05, 0.0], [0.0, 0.0500001], [0.0, 0.0]])
+    assert recovery_success(truth, estimate).tolist() == [True, False, True]
+    assert recovery_success(truth, estimate, tol=0.02).all()
+
+
+def test_success_on_a_zero_signal_needs_an_exact_zero():
+    assert recovery_success(np.zeros((2, 3)), np.array([[0, 0, 0], [0, 1e-12, 0]])).tolist() \
+        == [True, False]
+
+
+def test_success_shapes_must_match():
+    with pytest.raises(ValueError, match="same shape"):
+        recovery_success(np.ones(3), np.ones(4))
+
+
+# ----------------------------------------------------------------------------------------
+# the empirical diagram
+
+
+def small_grid(**kwargs):
+    options = dict(n=100, deltas=[0.5], rhos=[0.1, 0.8], n_trials=4, random_state=1)
+    return phase_transition(**{**options, **kwargs})
+
+
+@pytest.mark.parametrize("solver", ["amp", "fista", "ista", "sista"])
+def test_every_solver_succeeds_when_sparse_and_fails_when_dense(solver):
+    result = small_grid(solver=solver, rhos=[0.05, 0.8])
+    assert result.success.tolist() == [[1.0, 0.0]]
+    assert result.errors.shape == (1, 2, 4) and result.solver == solver
+
+
+def test_a_cell_does_not_depend_on_the_grid():
+    alone = small_grid(rhos=[0.3])
+    within = small_grid(rhos=[0.1, 0.3])
+    # each cell draws from a stream seeded by (seed, i, j): same position, same draws
+    np.testing.assert_array_equal(small_grid(rhos=[0.3, 0.5]).errors[0, 0], alone.errors[0, 0])
+    assert within.errors.shape == (1, 2, 4)
+
+
+def test_stop_after_skips_the_cells_above_a_failure():
+    result = small_grid(rhos=[0.1, 0.7, 0.8, 0.9], stop_after=1)
+    assert result.success[0, 0] == 1 and not result.success[0, 1:].any()
+    assert np.isnan(result.errors[0, 2:]).all() and not np.isnan(result.errors[0, 1]).any()
+
+
+def test_noise_makes_exact_recovery_fail():
+    assert small_grid(rhos=[0.1], snr_db=20.0).success[0, 0] == 0.0
+
+
+def test_a_fitted_sista_rnn_is_a_solver():
+    A = sparserec.gaussian_matrix(32, 64, random_state=0)
+    model = sparserec.SISTARegressor(A, n_layers=50, lam1=0.01, lam2=0.0, learn=()).fit(
+        np.zeros((2, 1, 32)))
+    result = phase_transition(model, rhos=[0.05, 0.9], n_trials=4)
+    assert result.solver == "model" and result.n == 64
+    assert result.deltas.tolist() == [0.5] and result.success.shape == (1, 2)
+    assert result.success[0, 1] == 0.0
+    with pytest.raises(ValueError, match="the model fixes delta"):
+        phase_transition(model, deltas=[0.25])
+
+
+def test_curve_interpolates_the_fall_through_the_level():
+    result = PhaseTransition(np.array([0.2, 0.5, 0.8]), np.array([0.1, 0.2, 0.3]),
+                             np.array([[1.0, 0.8, 0.2], [0.4, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+                             np.zeros((3, 3, 1)), 100, "amp")
+    np.testing.assert_allclose(result.curve(), [0.25, np.nan, np.nan])
+
+
+def test_save_load_and_plot(tmp_path):
+    result = small_grid(deltas=[0.4, 0.6], rhos=[0.1, 0.3, 0.6])
+    result.save(tmp_path / "grid.npz")
+    loaded = load_phase_transition(tmp_path / "grid.npz")
+    np.testing.assert_array_equal(loaded.success, result.success)
+    np.testing.assert_array_equal(loaded.errors, result.errors)
+    assert (loaded.n, loaded.solver, loaded.settings["n_trials"]) == (100, "amp", 4)
+    with np.load(tmp_path / "grid.npz") as arrays:
+        np.testing.assert_allclose(arrays["theory"], donoho_tanner_rho([0.4, 0.6]))
+    with pytest.raises(sparserec.io.InputError, match="output already exists"):
+        result.save(tmp_path / "grid.npz")
+    pytest.importorskip("matplotlib")
+    result.plot(tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dask_gives_the_same_grid():
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=":0") as client:
+        on_dask = small_grid(client=client)
+        rows_on_dask = small_grid(client=client, stop_after=1)
+    np.testing.assert_array_equal(on_dask.errors, small_grid().errors)
+    np.testing.assert_array_equal(rows_on_dask.success, small_grid(stop_after=1).success)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(solver="lars"), "solver must be one of"),
+    (dict(deltas=[0.0, 0.5]), "deltas must be"),
+    (dict(rhos=[1.5]), "rhos must be"),
+    (dict(n_trials=0), "n_trials must be"),
+    (dict(n=2.5), "n must be"),
+    (dict(tol=0), "tol must be"),
+    (dict(stop_after=0), "stop_after must be"),
+    (dict(dtype="int32"), "dtype must be"),
+])
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_grid(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------
+# the l1 boundary at N = 500 (slow: minutes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver, n_trials", [("amp", 20), ("fista", 10)])
+def test_empirical_half_success_curve_is_within_005_of_theory(solver, n_trials):
+    empirical = []
+    for delta in (0.25, 0.5, 0.75):
+        rhos = np.round(donoho_tanner_rho(delta) + np.arange(-0.075, 0.076, 0.025), 3)
+        result = phase_transition(solver, n=500, deltas=[delta], rhos=rhos,
+                                  n_trials=n_trials, stop_after=2, random_state=0)
+        empirical.append(result.curve()[0])
+    theory = donoho_tanner_rho([0.25, 0.5, 0.75])
+    print(f"{solver}: empirical {np.round(empirical, 3)}, theory {np.round(theory, 3)}")
+    assert np.all(np.abs(np.array(empirical) - theory) <= 0.05)
