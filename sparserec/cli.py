@@ -452,16 +452,23 @@ _HYPERPARAMETERS = [
 ]
 
 
-def _hyperparameter_options(command):
-    from .estimators import SISTARegressor
+class _EstimatorDefault(click.Option):
+    """An option whose default is SISTARegressor's, looked up only when needed.
 
-    defaults = SISTARegressor().get_params()
+    The estimator imports scikit-learn (most of a second), which ``solve`` must not pay for.
+    """
+
+    def get_default(self, ctx, call=True):
+        from .estimators import SISTARegressor
+
+        default = SISTARegressor().get_params()[self.name]
+        return ",".join(default) if self.name == "learn" else default
+
+
+def _hyperparameter_options(command):
     for name, kind, text in reversed(_HYPERPARAMETERS):
-        default = defaults[name]
-        if name == "learn":
-            default = ",".join(default)
-        command = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=default,
-                               show_default=default is not None, help=text,
+        command = click.option(f"--{name.replace('_', '-')}", name, cls=_EstimatorDefault,
+                               type=kind, show_default=True, help=text,
                                callback=_learn_list if name == "learn" else None)(command)
     return command
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
-from scipy import ndimage
 
 from .matrices import bernoulli_matrix, paper_matrices, wavelet_dictionary
 
@@ -396,6 +395,8 @@ def _measurement(measurement, size, M, rng):
 
 def _crops(images, names, n, size, rng):
     """``n`` random crops (resized to ``size``, flipped) shared evenly among ``names``."""
+    from scipy import ndimage  # slow to import: not at the command line's start-up
+
     out = np.empty((n, size, size))
     counts = np.full(len(names), n // len(names))
     counts[:n % len(names)] += 1

@@ -184,7 +184,8 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
     T, B, N = Vx.shape
     h = np.empty((T, B, N), dtype)
     dummy = np.empty((1, 1, 1, 1), dtype)
-    _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, False, dummy, dummy, h)
+    with _one_blas_thread():
+        _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, False, dummy, dummy, h)
     return _outputs(h, D, dtype, return_codes)
 
 
@@ -264,7 +265,8 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
     Z = np.empty((T, K, B, N), dtype)
     H = np.empty((T, K, B, N), dtype)
     h = np.empty((T, B, N), dtype)
-    _forward_kernel(Vx, WT, ST, h0b, thresh, K, True, Z, H, h)
+    with _one_blas_thread():
+        _forward_kernel(Vx, WT, ST, h0b, thresh, K, True, Z, H, h)
 
     Yt = np.ascontiguousarray(np.asarray(Y).transpose(1, 0, 2), dtype=dtype)
     residual = h.reshape(T * B, N) @ D.T.astype(dtype) - Yt.reshape(T * B, N)
@@ -278,8 +280,9 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
     gW_stack = np.zeros((2 * N, N), dtype)
     gV = np.zeros((N, Xt.shape[2]), dtype)
     gh0 = np.empty((B, N), dtype)
-    gb = _backward_kernel(Gh, Xt, Z, H, h0b, np.ascontiguousarray(weights.S, dtype=dtype),
-                          W_stack, thresh, gS, gW_stack, gV, gh0)
+    with _one_blas_thread():
+        gb = _backward_kernel(Gh, Xt, Z, H, h0b, np.ascontiguousarray(weights.S, dtype=dtype),
+                              W_stack, thresh, gS, gW_stack, gV, gh0)
     grads = {"S": gS.astype(np.float64), "V": gV.astype(np.float64),
              "W1": gW_stack[:N].astype(np.float64), "W": gW_stack[N:].astype(np.float64),
              "b": float(gb), "h0": gh0.astype(np.float64).sum(axis=0)}
@@ -290,6 +293,24 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
 
 # ----------------------------------------------------------------------------------------
 # internals
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs one thread.
+
+    The kernels make thousands of small (B, N) x (N, N) products, which multithreaded
+    OpenBLAS runs slower than one thread, and 20-50 times slower on a busy machine
+    (benchmarks/bench_training.py).
+    """
+    global _BLAS
+    if _BLAS is None:  # created once: inspecting the loaded libraries takes a millisecond
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _dtype(X, dtype):
