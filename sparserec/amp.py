@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit
 
 from .phase import minimax_threshold
-from .solvers import (ConvergenceWarning, SolverResult, _as_float_array, _c, _check_count,
-                      _check_operators, _check_penalty, _initial_codes, lasso_duality_gap)
+from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
+                      _initial_codes, _signal_batch, lasso_duality_gap)
 
 __all__ = ["AMPResult", "amp"]
 
@@ -126,13 +126,9 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     >>> bool(result.converged.all()), bool(np.allclose(result.h, H, atol=1e-4))
     (True, True)
     """
-    x, dtype = _as_float_array(x, "x")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"x must have shape (M,) or (B, M), got shape {x.shape}")
-    single = x.ndim == 1
-    X = np.ascontiguousarray(x[None] if single else x)
+    X, A, D, dtype, single = _signal_batch(x, A, D)
     B, M = X.shape
-    A, D, N = _check_operators(A, D, M, dtype)
+    N = A.shape[1]
     _check_count(max_iter, "max_iter")
     _check_penalty(tol, "tol")
     if tau is None:

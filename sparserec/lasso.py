@@ -17,9 +17,8 @@ import numba
 import numpy as np
 
 from . import _lasso_kernels
-from .solvers import (ConvergenceWarning, SolverResult, _as_float_array, _c, _check_count,
-                      _check_operators, _check_penalty, _initial_codes, fista,
-                      lasso_duality_gap)
+from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
+                      _initial_codes, _signal_batch, fista, lasso_duality_gap)
 
 __all__ = ["lasso"]
 
@@ -90,13 +89,9 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    x, dtype = _as_float_array(x, "x")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"x must have shape (M,) or (B, M), got shape {x.shape}")
-    single = x.ndim == 1
-    X = np.ascontiguousarray(x[None] if single else x)
+    X, A, D, dtype, single = _signal_batch(x, A, D)
     B, M = X.shape
-    A, D, N = _check_operators(A, D, M, dtype)
+    N = A.shape[1]
     _check_penalty(lam1, "lam1")
     _check_count(max_iter, "max_iter")
     if not (np.isscalar(tol) and tol >= 0):

@@ -348,13 +348,9 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
 
 
 def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, positive, history):
-    x, dtype = _as_float_array(x, "x")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"x must have shape (M,) or (B, M), got shape {x.shape}")
-    single = x.ndim == 1
-    X = np.ascontiguousarray(x[None] if single else x)
+    X, A, D, dtype, single = _signal_batch(x, A, D)
     B, M = X.shape
-    A, D, N = _check_operators(A, D, M, dtype)
+    N = A.shape[1]
     _check_penalty(lam1, "lam1")
     _check_count(max_iter, "max_iter")
     alpha = _step(alpha, A, D, 0.0)
@@ -426,6 +422,18 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
         done_iters += n_steps
     records = None if records is None else np.array(records).reshape(-1, B)
     return h, n_iter, converged, gap, primal, records
+
+
+def _signal_batch(x, A, D):
+    """Validated signals as a (B, M) batch, the operators in their dtype, and whether ``x``
+    was one signal."""
+    x, dtype = _as_float_array(x, "x")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"x must have shape (M,) or (B, M), got shape {x.shape}")
+    single = x.ndim == 1
+    X = np.ascontiguousarray(x[None] if single else x)
+    A, D, _ = _check_operators(A, D, X.shape[1], dtype)
+    return X, A, D, dtype, single
 
 
 def _float_dtype(a):
