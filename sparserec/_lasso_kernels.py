@@ -8,14 +8,15 @@ correlation of the residual is ``q = Phi^T r = c - G h`` and the residual norm i
 The solver of one signal is an outer loop (duality gap, gap-safe screening, working set)
 around plain cyclic coordinate descent on a small working set, as in celer and skglm
 (Massias et al. 2018, 2020; Bertrand et al. 2022). Signals are independent: the batch
-kernel runs them in parallel threads (``prange``). The kernels are written for
-float32 or float64 arrays, but :func:`sparserec.lasso` runs them in float64: float32 was
-not faster (the time goes to index work and small solves, not memory traffic), and its
-round-off sits near the 1e-6 relative gap that the solver must certify.
+kernel releases the GIL, and :func:`sparserec.lasso` runs chunks of rows in threads. The
+kernels are written for float32 or float64 arrays, but :func:`sparserec.lasso` runs them
+in float64: float32 was not faster (the time goes to index work and small solves, not
+memory traffic), and its round-off sits near the 1e-6 relative gap that the solver must
+certify.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True)
@@ -101,7 +102,7 @@ _SUPPORT_STEPS = 4  # feature-sign steps in a row
 def _extrapolate(Gw, cw, qw, hw, xx, lam, positive, past):
     """Replace ``hw`` (and ``qw``) by the Anderson extrapolation of ``past`` if it is better."""
     K, w = past.shape[0] - 1, past.shape[1]
-    # Plain loops, not BLAS: this runs inside a prange thread.
+    # Plain loops, not BLAS: this runs inside a worker thread.
     UU = np.zeros((K, K))
     for a in range(K):
         for b in range(a + 1):
@@ -407,24 +408,23 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
         _residual_correlation(G, c, h, q)
 
 
-@njit(cache=True, parallel=True)
-def lasso_gram_batch(G, C, xx, lam, H, tol, max_epochs, positive, ws_min, eps, n_chunks,
-                     epochs_out, gap_out):
-    """:func:`lasso_gram_one` for every row of ``C`` (B, N) and ``H`` (B, N), in parallel.
+@njit(cache=True, nogil=True)
+def lasso_gram_rows(G, C, xx, lam, H, tol, max_epochs, positive, ws_min, eps, start, stop,
+                    epochs_out, gap_out):
+    """:func:`lasso_gram_one` for rows ``start:stop`` of ``C`` (B, N) and ``H`` (B, N).
 
     ``xx`` (B,) holds ``||x_b||^2``; ``tol`` (B,) the absolute gap of each signal and
-    ``max_epochs`` (B,) its epoch budget. The rows are cut into ``n_chunks`` contiguous
-    chunks, one task each, so that a task allocates its work array once.
-    ``H`` is updated in place; ``epochs_out`` and ``gap_out`` (B,) are written.
+    ``max_epochs`` (B,) its epoch budget. ``H`` is updated in place; ``epochs_out`` and
+    ``gap_out`` (B,) are written. It releases the GIL, so that threads can share the rows
+    (a ``prange`` version took longer to compile than the whole solver).
     """
-    B, N = C.shape
+    N = C.shape[1]
     norms = np.empty(N)
     for j in range(N):
         norms[j] = np.sqrt(max(np.float64(G[j, j]), 0.0))
-    for chunk in prange(n_chunks):
-        work = np.empty(min(N, 8 * ws_min) ** 2, G.dtype)
-        for b in range(chunk * B // n_chunks, (chunk + 1) * B // n_chunks):
-            epochs, gap, work = lasso_gram_one(G, norms, C[b], xx[b], lam, H[b], tol[b],
-                                               max_epochs[b], positive, ws_min, eps, work)
-            epochs_out[b] = epochs
-            gap_out[b] = gap
+    work = np.empty(min(N, 8 * ws_min) ** 2, G.dtype)
+    for b in range(start, stop):
+        epochs, gap, work = lasso_gram_one(G, norms, C[b], xx[b], lam, H[b], tol[b],
+                                           max_epochs[b], positive, ws_min, eps, work)
+        epochs_out[b] = epochs
+        gap_out[b] = gap
