@@ -7,7 +7,7 @@ matrix-matrix product ``h @ S.T``; callers pass the transposes they need, contig
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True)
@@ -75,9 +75,9 @@ def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accele
                 z[b, j] = h[b, j] + beta * (h[b, j] - h_old[j])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
-                    h_out, iters_out, converged_out):
+                    h_out, iters_out, converged_out, start, stop):
     """SISTA over a batch of sequences: frame after frame, warm-started from ``P h_{t-1}``.
 
     Implements section 2 of ``sista.md``::
@@ -85,9 +85,10 @@ def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
         h_t^(0) = P h_{t-1}
         h_t^(k) = soft_{lam1/alpha}(S h_t^(k-1) + V x_t + (lam2/alpha) P h_{t-1})
 
-    Sequences are independent: each thread runs whole sequences (``prange``), so there is
-    no synchronisation per frame, and the products ``S h`` and ``P h`` skip the zeros of
-    the sparse code ``h`` (a row of ``ST`` per non-zero), which a dense BLAS call cannot.
+    Sequences are independent: the kernel runs sequences ``start:stop`` without the GIL,
+    so that threads share the batch (:func:`sparserec.solvers.in_threads`) with no
+    synchronisation per frame, and the products ``S h`` and ``P h`` skip the zeros of the
+    sparse code ``h`` (a row of ``ST`` per non-zero), which a dense BLAS call cannot.
 
     Parameters
     ----------
@@ -102,10 +103,11 @@ def sista_recursion(Vx, ST, PT, h0, lam2_over_alpha, thresh, n_iter, tol, fixed,
     iters_out : (B, T) int64 array, iterations used per frame (written).
     converged_out : (B, T) bool array, whether the last iteration of each frame met
         ``tol`` (written).
+    start, stop : ints, the sequences to run.
     """
     B, T, N = Vx.shape
     zero = np.zeros(1, Vx.dtype)[0]  # a literal 0.0 would promote float32 to float64
-    for b in prange(B):
+    for b in range(start, stop):
         h = h0[b].copy()
         Ph = np.empty_like(h)
         c = np.empty_like(h)
@@ -153,8 +155,9 @@ def _sparse_times(h, MT, out):
                 out[i] += hj * row[i]
 
 
-@njit(cache=True, parallel=True)
-def sista_outputs(X, DT, ADT, FT, h, y0, lam1, lam2, identity_F, y_out, objective_out):
+@njit(cache=True, nogil=True)
+def sista_outputs(X, DT, ADT, FT, h, y0, lam1, lam2, identity_F, y_out, objective_out,
+                  start, stop):
     """The reconstructions ``y_t = D h_t`` and SISTA's objective of every frame, in one pass.
 
     ``objective[b, t] = 1/2 ||x_t - A D h_t||^2 + lam1 ||h_t||_1
@@ -162,11 +165,12 @@ def sista_outputs(X, DT, ADT, FT, h, y0, lam1, lam2, identity_F, y_out, objectiv
     ``ADT`` and ``FT`` are ``D^T`` (N, N), ``(A D)^T`` (N, M) and ``F^T`` (ignored when
     ``identity_F``). The products skip the zeros of the sparse codes, and nothing of size
     (B, T, N) is allocated: dense products and temporaries cost more than SISTA itself.
-    ``y_out`` (B, T, N, the codes' dtype) and ``objective_out`` (B, T) are written.
+    ``y_out`` (B, T, N, the codes' dtype) and ``objective_out`` (B, T) are written for the
+    sequences ``start:stop``.
     """
     B, T, M = X.shape
     N = h.shape[2]
-    for b in prange(B):
+    for b in range(start, stop):
         fit = np.empty(M)
         y = np.empty(N)
         previous = y0[b].copy()

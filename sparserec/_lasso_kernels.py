@@ -409,8 +409,8 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
 
 
 @njit(cache=True, nogil=True)
-def lasso_gram_rows(G, C, xx, lam, H, tol, max_epochs, positive, ws_min, eps, start, stop,
-                    epochs_out, gap_out):
+def lasso_gram_rows(G, C, xx, lam, H, tol, max_epochs, positive, ws_min, eps, epochs_out,
+                    gap_out, start, stop):
     """:func:`lasso_gram_one` for rows ``start:stop`` of ``C`` (B, N) and ``H`` (B, N).
 
     ``xx`` (B,) holds ``||x_b||^2``; ``tol`` (B,) the absolute gap of each signal and

@@ -12,14 +12,12 @@ is then solved by coordinate descent on a growing working set with gap-safe scre
 """
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from . import _lasso_kernels
 from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _signal_batch, fista, lasso_duality_gap)
+                      _initial_codes, _signal_batch, fista, in_threads, lasso_duality_gap)
 
 __all__ = ["lasso"]
 
@@ -170,16 +168,7 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
 
 def _run_kernel(G, C, xx, lam1, H, tol, max_iter, positive):
     B = C.shape[0]
-    epochs, gaps = np.zeros(B, np.int64), np.zeros(B)
-    args = (G, C, xx, lam1, H, tol, np.full(B, max_iter), positive, _WS_MIN,
-            float(np.finfo(np.float64).eps))
-    n_threads = min(B, numba.get_num_threads())
-    if n_threads == 1:
-        _lasso_kernels.lasso_gram_rows(*args, 0, B, epochs, gaps)
-        return epochs
-    # Four chunks per thread: signals differ in cost, and a free thread takes the next chunk.
-    bounds = np.linspace(0, B, min(B, 4 * n_threads) + 1).astype(int)
-    with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(lambda i: _lasso_kernels.lasso_gram_rows(
-            *args, bounds[i], bounds[i + 1], epochs, gaps), range(len(bounds) - 1)))
+    epochs = np.zeros(B, np.int64)
+    in_threads(_lasso_kernels.lasso_gram_rows, B, G, C, xx, lam1, H, tol, np.full(B, max_iter),
+               positive, _WS_MIN, float(np.finfo(np.float64).eps), epochs, np.zeros(B))
     return epochs

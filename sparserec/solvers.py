@@ -10,8 +10,10 @@ kernels) and returns a :class:`SolverResult`.
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from . import _kernels
@@ -320,16 +322,17 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     h = np.empty((B, T, N), dtype)
     iters = np.zeros((B, T), np.int64)
     converged = np.zeros((B, T), bool)
-    _kernels.sista_recursion(Vx, _c(S.T, dtype), _c(P.T, dtype), H0, dtype.type(lam2 / alpha),
-                             dtype.type(lam1 / alpha), iterations, float(tol), fixed,
-                             h, iters, converged)
+    in_threads(_kernels.sista_recursion, B, Vx, _c(S.T, dtype), _c(P.T, dtype), H0,
+               dtype.type(lam2 / alpha), dtype.type(lam1 / alpha), iterations, float(tol),
+               fixed, h, iters, converged)
     # y_hat = D h and the objective (float64) in one sparse pass
     A64, D64, F64 = (np.asarray(a, np.float64) for a in (A, D, F))
     y_hat = np.empty_like(h)
     objective = np.empty((B, T))
-    _kernels.sista_outputs(X, _c(D64.T, np.float64), _c((A64 @ D64).T, np.float64),
-                           _c(F64.T, np.float64), h, _c(H0 @ D64.T, np.float64), float(lam1),
-                           float(lam2), bool(np.array_equal(F64, np.eye(N))), y_hat, objective)
+    in_threads(_kernels.sista_outputs, B, X, _c(D64.T, np.float64),
+               _c((A64 @ D64).T, np.float64), _c(F64.T, np.float64), h,
+               _c(H0 @ D64.T, np.float64), float(lam1), float(lam2),
+               bool(np.array_equal(F64, np.eye(N))), y_hat, objective)
     if not fixed and not converged.all():
         warnings.warn(f"sista: {np.count_nonzero(~converged)} of {converged.size} frames did "
                       f"not reach tol={tol} in max_iter={max_iter} iterations",
@@ -422,6 +425,22 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
         done_iters += n_steps
     records = None if records is None else np.array(records).reshape(-1, B)
     return h, n_iter, converged, gap, primal, records
+
+
+def in_threads(kernel, n_rows, *args):
+    """Call ``kernel(*args, start, stop)`` over chunks of ``range(n_rows)`` in threads.
+
+    The kernels release the GIL and write disjoint rows of their outputs. Threads instead
+    of numba's ``prange`` because a parallel kernel takes seconds longer to compile, which
+    every user pays on the first call. Four chunks per thread balance uneven rows.
+    """
+    n_threads = min(n_rows, numba.get_num_threads())
+    if n_threads <= 1:
+        kernel(*args, 0, n_rows)
+        return
+    bounds = np.linspace(0, n_rows, min(n_rows, 4 * n_threads) + 1).astype(np.int64)
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]), range(len(bounds) - 1)))
 
 
 def _signal_batch(x, A, D):
