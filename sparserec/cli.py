@@ -189,15 +189,14 @@ def solve(ctx, inputs, method, output, out_dir, force, workers, scheduler, **_):
     """
     options = _solver_options(ctx, method)
     paths = _expand(inputs)
-    if workers and scheduler:
-        raise click.UsageError("--workers and --scheduler exclude each other", ctx)
+    executor = _dask_executor(ctx, workers, scheduler)
     if output is not None and (out_dir is not None or len(paths) > 1):
         raise click.UsageError("-o/--output takes a single input; use --out-dir for several",
                                ctx)
     if out_dir is None and len(paths) == 1 and not (workers or scheduler):
         _solve_one(ctx, paths[0], output, method, options, force)
     else:
-        _solve_batch(ctx, paths, out_dir, method, options, force, workers, scheduler)
+        _solve_batch(ctx, paths, out_dir, method, options, force, executor)
 
 
 def _solve_one(ctx, input, output, method, options, force):
@@ -228,19 +227,24 @@ def _warn(report):
         click.echo(f"warning: {report.input}: {message}", err=True)
 
 
-def _solve_batch(ctx, paths, out_dir, method, options, force, workers, scheduler):
+def _dask_executor(ctx, workers, scheduler):
+    """The Dask client of --workers or --scheduler, or a null context to run serially."""
+    if workers and scheduler:
+        raise click.UsageError("--workers and --scheduler exclude each other", ctx)
+    if workers:
+        return batch.local_client(workers)
+    if scheduler:
+        return batch.connect(scheduler)
+    return nullcontext()
+
+
+def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     if out_dir is not None:
         if Path(out_dir).exists() and not Path(out_dir).is_dir():
             raise io.InputError(f"{out_dir}: --out-dir is not a directory; expected a "
                                 "directory (created if missing)")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     tasks = batch.plan(paths, out_dir, method, options, force=force)
-    if workers:
-        executor = batch.local_client(workers)
-    elif scheduler:
-        executor = batch.connect(scheduler)
-    else:
-        executor = nullcontext()
     finished = []
     try:
         with executor as client, click.progressbar(length=len(tasks), label=f"{method}",
@@ -692,8 +696,7 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
     """
     from .phase import donoho_tanner_rho, phase_transition
 
-    if workers and scheduler:
-        raise click.UsageError("--workers and --scheduler exclude each other", ctx)
+    executor = _dask_executor(ctx, workers, scheduler)
     if snr_db is not None and not math.isfinite(snr_db):
         raise click.BadParameter(f"{snr_db} is not a finite number", ctx,
                                  param_hint="--snr-db")
@@ -719,12 +722,6 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
     target = _load_model(model_path) if model_path else solver
     if model_path:
         deltas = None  # the model's own
-    if workers:
-        executor = batch.local_client(workers)
-    elif scheduler:
-        executor = batch.connect(scheduler)
-    else:
-        executor = nullcontext()
     cells = (1 if model_path else len(deltas)) * len(rhos)
     try:
         with executor as client, click.progressbar(length=cells, label=f"phase {name}",

@@ -9,17 +9,6 @@ from sparserec import batch, fista, lasso
 from sparserec.solvers import lasso_objective
 
 
-def lasso_problem(m, n, batch_size, condition=1.0, seed=0, density=0.1, noise=0.05):
-    """Random lasso data; ``condition`` is the ratio of largest to smallest singular value."""
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    k = min(m, n)
-    A = U[:, :k] @ np.diag(np.geomspace(1.0, 1.0 / condition, k)) @ V[:, :k].T
-    H = rng.standard_normal((batch_size, n)) * (rng.random((batch_size, n)) < density)
-    X = H @ A.T + noise * rng.standard_normal((batch_size, m))
-    return A, X
-
 
 def sklearn_objective(A, X, lam1, positive=False):
     """Reference objective: scikit-learn's Lasso (alpha = lam1 / M) at a tight tolerance."""
@@ -40,9 +29,9 @@ PROBLEMS = {  # name: (M, N, condition number)
 @pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("problem", PROBLEMS)
-def test_lasso_reaches_sklearn_objective_and_its_gap(problem, dtype, positive):
+def test_lasso_reaches_sklearn_objective_and_its_gap(problem, dtype, positive, lasso_problem):
     m, n, condition = PROBLEMS[problem]
-    A, X = lasso_problem(m, n, batch_size=6, condition=condition, seed=len(problem))
+    A, X = lasso_problem(m, n, batch=6, condition=condition, seed=len(problem))
     lam1, tol = 0.05, 1e-6
     result = lasso(X.astype(dtype), A, lam1, tol=tol, positive=positive)
 
@@ -55,16 +44,16 @@ def test_lasso_reaches_sklearn_objective_and_its_gap(problem, dtype, positive):
         assert np.all(result.h >= 0)
 
 
-def test_lasso_agrees_with_fista_on_a_batch():
-    A, X = lasso_problem(40, 80, batch_size=20, seed=3)
+def test_lasso_agrees_with_fista_on_a_batch(lasso_problem):
+    A, X = lasso_problem(40, 80, batch=20, seed=3)
     fast = lasso(X, A, 0.02, tol=1e-10)
     reference = fista(X, A, 0.02, tol=1e-10, max_iter=100_000)
     np.testing.assert_allclose(fast.objective, reference.objective, rtol=1e-8)
     np.testing.assert_allclose(fast.h, reference.h, atol=1e-5)
 
 
-def test_gap_is_the_same_as_fistas_definition():
-    A, X = lasso_problem(30, 60, batch_size=5, seed=4)
+def test_gap_is_the_same_as_fistas_definition(lasso_problem):
+    A, X = lasso_problem(30, 60, batch=5, seed=4)
     result = lasso(X, A, 0.1, tol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sparserec.ConvergenceWarning)  # max_iter=0: no step
@@ -72,31 +61,31 @@ def test_gap_is_the_same_as_fistas_definition():
     np.testing.assert_allclose(result.gap, started.gap, rtol=1e-9, atol=1e-15)
 
 
-def test_penalty_above_lam_max_gives_zeros_at_once():
-    A, X = lasso_problem(20, 40, batch_size=4, seed=5)
+def test_penalty_above_lam_max_gives_zeros_at_once(lasso_problem):
+    A, X = lasso_problem(20, 40, batch=4, seed=5)
     lam_max = np.abs(X @ A).max()
     result = lasso(X, A, lam_max * 1.0001)
     assert np.all(result.h == 0) and np.all(result.n_iter == 0)
     assert np.all(result.gap == 0) and result.converged.all()
 
 
-def test_warm_start_from_the_solution_needs_no_epoch():
-    A, X = lasso_problem(30, 60, batch_size=5, seed=6)
+def test_warm_start_from_the_solution_needs_no_epoch(lasso_problem):
+    A, X = lasso_problem(30, 60, batch=5, seed=6)
     first = lasso(X, A, 0.05, tol=1e-9)
     again = lasso(X, A, 0.05, tol=1e-9, h_init=first.h)
     assert np.all(again.n_iter == 0) and first.n_iter.min() > 0
     np.testing.assert_array_equal(again.h, first.h)
 
 
-def test_warm_start_from_elsewhere_reaches_the_same_solution():
-    A, X = lasso_problem(30, 60, batch_size=5, seed=7)
+def test_warm_start_from_elsewhere_reaches_the_same_solution(lasso_problem):
+    A, X = lasso_problem(30, 60, batch=5, seed=7)
     cold = lasso(X, A, 0.05, tol=1e-10)
     warm = lasso(X, A, 0.05, tol=1e-10, h_init=np.ones(60))
     np.testing.assert_allclose(warm.objective, cold.objective, rtol=1e-9)
 
 
-def test_single_signal_and_dictionary_shapes():
-    A, X = lasso_problem(16, 32, batch_size=1, seed=8)
+def test_single_signal_and_dictionary_shapes(lasso_problem):
+    A, X = lasso_problem(16, 32, batch=1, seed=8)
     D = sparserec.dct_dictionary(32)
     result = lasso(X[0], A, 0.05, D=D)
     assert result.h.shape == (32,) and result.gap.shape == () and bool(result.converged)
@@ -105,8 +94,8 @@ def test_single_signal_and_dictionary_shapes():
     np.testing.assert_allclose(result.objective, reference.objective, rtol=1e-6)
 
 
-def test_zero_signal_zero_column_and_duplicated_columns():
-    A, X = lasso_problem(20, 30, batch_size=3, seed=9)
+def test_zero_signal_zero_column_and_duplicated_columns(lasso_problem):
+    A, X = lasso_problem(20, 30, batch=3, seed=9)
     A[:, 5] = 0.0  # a zero column: its code stays 0
     A[:, 7] = A[:, 6]  # duplicated columns: the Gram block is singular
     X[1] = 0.0
@@ -116,16 +105,16 @@ def test_zero_signal_zero_column_and_duplicated_columns():
     np.testing.assert_allclose(result.objective, sklearn_objective(A, X, 0.02), rtol=1e-6)
 
 
-def test_more_nonzeros_than_measurements_still_converges():
+def test_more_nonzeros_than_measurements_still_converges(lasso_problem):
     # a tiny penalty on a wide matrix: supports beyond M make G_SS singular
-    A, X = lasso_problem(10, 40, batch_size=3, seed=10, density=0.6)
+    A, X = lasso_problem(10, 40, batch=3, seed=10, density=0.6)
     result = lasso(X, A, 1e-4, tol=1e-8)  # CD alone needs more epochs: FISTA ends it
     assert result.converged.all()
     np.testing.assert_allclose(result.objective, sklearn_objective(A, X, 1e-4), rtol=1e-6)
 
 
-def test_method_fista_and_bad_method():
-    A, X = lasso_problem(20, 40, batch_size=3, seed=11)
+def test_method_fista_and_bad_method(lasso_problem):
+    A, X = lasso_problem(20, 40, batch=3, seed=11)
     result = lasso(X, A, 0.05, method="fista", max_iter=50_000)
     assert result.settings["method"] == "lasso:fista" and result.converged.all()
     assert lasso(X, A, 0.05).settings["method"] == "lasso:cd"
@@ -135,15 +124,15 @@ def test_method_fista_and_bad_method():
         lasso(X, A, -1.0)
 
 
-def test_max_iter_reached_is_reported_not_silent():
-    A, X = lasso_problem(30, 60, batch_size=4, condition=30.0, seed=12)
+def test_max_iter_reached_is_reported_not_silent(lasso_problem):
+    A, X = lasso_problem(30, 60, batch=4, condition=30.0, seed=12)
     with pytest.warns(sparserec.ConvergenceWarning, match="did not reach"):
         result = lasso(X, A, 0.01, tol=1e-14, max_iter=1)
     assert not result.converged.all() and np.all(result.n_iter <= 3)  # CD, polish, FISTA
 
 
-def test_lasso_is_a_method_of_the_command_line_batch():
-    A, X = lasso_problem(20, 40, batch_size=6, seed=13)
+def test_lasso_is_a_method_of_the_command_line_batch(lasso_problem):
+    A, X = lasso_problem(20, 40, batch=6, seed=13)
     data = dict(x=X.reshape(2, 3, 20), A=A)
     options = dict(batch.DEFAULTS, lam1=0.05)
     arrays, settings = batch.solve_arrays(data, "lasso", options)
@@ -151,8 +140,8 @@ def test_lasso_is_a_method_of_the_command_line_batch():
     assert np.all(arrays["gap"] <= 1e-6)
 
 
-def test_estimator_uses_the_fast_solver_and_matches_fista():
-    A, X = lasso_problem(50, 30, batch_size=8, seed=14)
+def test_estimator_uses_the_fast_solver_and_matches_fista(lasso_problem):
+    A, X = lasso_problem(50, 30, batch=8, seed=14)
     fast = sparserec.Lasso(alpha=0.01, fit_intercept=False, tol=1e-10).fit(A, X.T)
     slow = sparserec.Lasso(alpha=0.01, fit_intercept=False, tol=1e-10, solver="fista",
                            max_iter=100_000).fit(A, X.T)

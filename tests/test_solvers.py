@@ -13,18 +13,6 @@ from sparserec import (ConvergenceWarning, StepSizeWarning, fista, ista, lipschi
 from sparserec.solvers import lasso_objective
 
 
-def lasso_problem(m, n, batch, condition=1.0, seed=0, density=0.1, noise=0.05):
-    """Random lasso data; ``condition`` is the ratio of largest to smallest singular value."""
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    k = min(m, n)
-    singular = np.geomspace(1.0, 1.0 / condition, k)
-    A = U[:, :k] @ np.diag(singular) @ V[:, :k].T
-    H = rng.standard_normal((batch, n)) * (rng.random((batch, n)) < density)
-    X = H @ A.T + noise * rng.standard_normal((batch, m))
-    return A, X
-
 
 def sklearn_codes(A, X, lam1):
     """Reference: scikit-learn's Lasso, whose alpha is lam1 / M, at a tight tolerance."""
@@ -44,7 +32,7 @@ PROBLEMS = {  # name: (M, N, condition number)
 @pytest.mark.parametrize("solver", [fista, ista])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("problem", PROBLEMS)
-def test_lasso_methods_reach_sklearn_objective(solver, dtype, problem):
+def test_lasso_methods_reach_sklearn_objective(solver, dtype, problem, lasso_problem):
     m, n, condition = PROBLEMS[problem]
     A, X = lasso_problem(m, n, batch=4, condition=condition, seed=len(problem))
     lam1 = 0.05
@@ -59,7 +47,7 @@ def test_lasso_methods_reach_sklearn_objective(solver, dtype, problem):
     np.testing.assert_allclose(ours, reference, rtol=1e-6)
 
 
-def test_reported_gap_is_the_duality_gap_relative_to_half_energy():
+def test_reported_gap_is_the_duality_gap_relative_to_half_energy(lasso_problem):
     A, X = lasso_problem(20, 40, batch=3)
     result = fista(X, A, 0.1, tol=1e-3)
     gap, primal = sparserec.solvers.lasso_duality_gap(X, A, result.h, 0.1)
@@ -67,7 +55,7 @@ def test_reported_gap_is_the_duality_gap_relative_to_half_energy():
     np.testing.assert_allclose(result.objective, primal)
 
 
-def test_duality_gap_bounds_the_distance_to_the_optimum():
+def test_duality_gap_bounds_the_distance_to_the_optimum(lasso_problem):
     A, X = lasso_problem(20, 40, batch=5, seed=3)
     loose = fista(X, A, 0.1, tol=1e-2)
     optimum = lasso_objective(X, A, sklearn_codes(A, X, 0.1), 0.1)
@@ -76,7 +64,7 @@ def test_duality_gap_bounds_the_distance_to_the_optimum():
     assert np.all(excess <= loose.gap * 0.5 * (X**2).sum(axis=1) + 1e-12)
 
 
-def test_single_signal_and_batch_agree():
+def test_single_signal_and_batch_agree(lasso_problem):
     A, X = lasso_problem(15, 25, batch=3)
     batch = fista(X, A, 0.1, tol=1e-12)
     for b in range(3):
@@ -95,7 +83,7 @@ def test_dictionary_is_applied_to_codes_and_reconstructions():
     assert sparserec.snr(h, result.h) > 40
 
 
-def test_warm_start_at_the_solution_needs_no_iteration():
+def test_warm_start_at_the_solution_needs_no_iteration(lasso_problem):
     A, X = lasso_problem(20, 40, batch=3)
     first = fista(X, A, 0.1, tol=1e-8)
     again = fista(X, A, 0.1, tol=1e-8, h_init=first.h)
@@ -103,7 +91,7 @@ def test_warm_start_at_the_solution_needs_no_iteration():
     np.testing.assert_array_equal(again.h, first.h)
 
 
-def test_unconverged_signals_are_flagged_and_warned():
+def test_unconverged_signals_are_flagged_and_warned(lasso_problem):
     A, X = lasso_problem(30, 60, batch=3, condition=30.0)
     with pytest.warns(ConvergenceWarning, match="did not reach"):
         result = ista(X, A, 0.01, tol=1e-12, max_iter=5)
@@ -111,7 +99,7 @@ def test_unconverged_signals_are_flagged_and_warned():
     assert np.all(result.n_iter == 5)
 
 
-def test_ista_history_is_monotone_and_ends_at_the_objective():
+def test_ista_history_is_monotone_and_ends_at_the_objective(lasso_problem):
     A, X = lasso_problem(20, 40, batch=2)
     result = ista(X, A, 0.1, tol=1e-8, history=True, max_iter=5000)
     assert result.history.shape[1] == 2
@@ -122,7 +110,7 @@ def test_ista_history_is_monotone_and_ends_at_the_objective():
         assert curve[-1] == pytest.approx(result.objective[b])
 
 
-def test_alpha_below_the_lipschitz_bound_warns():
+def test_alpha_below_the_lipschitz_bound_warns(lasso_problem):
     A, X = lasso_problem(20, 40, batch=2)
     bound = np.linalg.norm(A, 2) ** 2
     with pytest.warns(StepSizeWarning, match="below the Lipschitz bound"):
