@@ -45,13 +45,16 @@ def _violation(qk, hk, lam, positive):
 
 
 @njit(cache=True)
-def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_violation):
-    """Cyclic coordinate descent on one working set, with Anderson acceleration.
+def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_violation,
+               check_gap):
+    """Cyclic coordinate descent on one working set.
 
     ``Gw`` is the working set's Gram block, ``cw`` its ``Phi^T x``, ``qw`` its residual
-    correlation and ``hw`` its codes (both updated). Stops when the duality gap of the
-    problem restricted to the working set is ``<= tol_gap`` or its largest KKT violation is
-    ``<= tol_violation``, both checked after every epoch at O(w) cost. Returns the epochs run.
+    correlation and ``hw`` its codes (both updated). Stops when the largest KKT violation
+    is ``<= tol_violation`` or, with ``check_gap``, when the duality gap of the problem
+    restricted to the working set is ``<= tol_gap``. One O(w) test per epoch: with
+    ``check_gap`` the gap's, and the violation's only every eighth epoch (it then only
+    guards against round-off). Returns the epochs run.
     """
     w = hw.size
     thresh = np.empty(w, hw.dtype)
@@ -60,10 +63,6 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
     for k in range(w):
         inverse[k] = 1.0 / Gw[k, k]
         thresh[k] = lam * inverse[k]
-    # Anderson acceleration (as in skglm, Bertrand & Massias 2021): every _ANDERSON epochs,
-    # extrapolate the last iterates with the weights that minimise their combined step.
-    past = np.empty((_ANDERSON + 1, w))
-    n_past = 0
     for epoch in range(max_epochs):
         for k in range(w):
             old = hw[k]
@@ -80,79 +79,17 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
                 for i in range(w):
                     qw[i] -= step * row[i]
                 hw[k] = new
-        past[n_past] = hw
-        n_past += 1
-        if n_past == _ANDERSON + 1:
-            n_past = 0
-            _extrapolate(Gw, cw, qw, hw, xx, lam, positive, past)
+        if check_gap:
+            if _gap(cw, qw, hw, xx, lam, positive)[0] <= tol_gap:
+                return epoch + 1
+            if epoch % 8 != 7:  # the violation test now and then only: it is the fallback
+                continue
         worst = 0.0
         for k in range(w):
             worst = max(worst, _violation(qw[k], hw[k], lam, positive))
-        if worst <= tol_violation or _gap(cw, qw, hw, xx, lam, positive) <= tol_gap:
+        if worst <= tol_violation:
             return epoch + 1
     return max_epochs
-
-
-_ANDERSON = 5
-_SUPPORT_VIOLATION = 1e-2  # violation / lam at which support steps are tried
-_SUPPORT_STEPS = 4  # feature-sign steps in a row
-
-
-@njit(cache=True)
-def _extrapolate(Gw, cw, qw, hw, xx, lam, positive, past):
-    """Replace ``hw`` (and ``qw``) by the Anderson extrapolation of ``past`` if it is better."""
-    K, w = past.shape[0] - 1, past.shape[1]
-    # Plain loops, not BLAS: this runs inside a worker thread.
-    UU = np.zeros((K, K))
-    for a in range(K):
-        for b in range(a + 1):
-            dot = 0.0
-            for i in range(w):
-                dot += (past[a + 1, i] - past[a, i]) * (past[b + 1, i] - past[b, i])
-            UU[a, b] = dot
-            UU[b, a] = dot
-    scale = 0.0
-    for a in range(K):
-        scale += UU[a, a]
-    if scale == 0.0:
-        return
-    for a in range(K):
-        UU[a, a] += 1e-10 * scale  # ridge: the steps are often nearly collinear
-    z = np.linalg.solve(UU, np.ones(K))
-    total = z.sum()
-    if not np.isfinite(total) or total == 0.0:
-        return
-    z /= total
-    h_new = np.zeros(w)
-    for a in range(K):
-        h_new += z[a] * past[a + 1]
-    if positive:
-        h_new = np.maximum(h_new, 0.0)
-    # q for the extrapolated point, and the two objectives (1/2 ||r||^2 + lam ||h||_1)
-    q_new = cw.copy()
-    for k in range(w):
-        hk = h_new[k]
-        if hk != 0.0:
-            row = Gw[k]
-            for i in range(w):
-                q_new[i] -= hk * row[i]
-    if _objective(cw, q_new, h_new, xx, lam) < _objective(cw, qw, hw, xx, lam):
-        hw[:] = h_new
-        qw[:] = q_new
-
-
-@njit(cache=True)
-def _objective(c, q, h, xx, lam):
-    """``1/2 ||r||^2 + lam ||h||_1`` from ``||r||^2 = ||x||^2 - h.c - h.q``."""
-    hc = 0.0
-    hq = 0.0
-    l1 = 0.0
-    for j in range(c.size):
-        hj = np.float64(h[j])
-        hc += hj * c[j]
-        hq += hj * q[j]
-        l1 += abs(hj)
-    return 0.5 * (xx - hc - hq) + lam * l1
 
 
 @njit(cache=True)
@@ -161,95 +98,53 @@ def _gap(c, q, h, xx, lam, positive):
 
     Uses ``||r||^2 = ||x||^2 - h.c - h.q`` and ``x.r = ||x||^2 - h.c``, over the given
     coordinates only (the problem restricted to them, whose dual constraints are fewer).
+    Returns the gap, the primal objective, ``||Phi^T r||_inf`` (one-sided if ``positive``)
+    and the size of the support, all from one pass.
     """
     hc = 0.0
     hq = 0.0
     l1 = 0.0
     dual_norm = 0.0
+    n_support = 0
     for j in range(c.size):
         hj = np.float64(h[j])
         if hj != 0.0:
             hc += hj * c[j]
             hq += hj * q[j]
             l1 += abs(hj)
+            n_support += 1
         dual_norm = max(dual_norm, q[j] if positive else abs(q[j]))
     r2 = max(xx - hc - hq, 0.0)
     s = 1.0 if dual_norm <= lam else lam / dual_norm
-    return 0.5 * r2 + lam * l1 - (s * (xx - hc) - 0.5 * s * s * r2)
+    primal = 0.5 * r2 + lam * l1
+    return primal - (s * (xx - hc) - 0.5 * s * s * r2), primal, dual_norm, n_support
+
+
+_NEAR = 0.9  # zeros with |q_j| above this fraction of lam are working-set candidates
 
 
 @njit(cache=True)
-def _objective_gram(G, c, h, xx, lam):
-    """``1/2 ||x||^2 - h.c + 1/2 h^T G h + lam ||h||_1``, over the support of ``h`` only."""
-    S = np.flatnonzero(h)
-    value = 0.5 * xx
-    for a in range(S.size):
-        ha = np.float64(h[S[a]])
-        row = G[S[a]]
-        quadratic = 0.0
-        for b in range(S.size):
-            quadratic += row[S[b]] * h[S[b]]
-        value += ha * (0.5 * quadratic - c[S[a]]) + lam * abs(ha)
-    return value
-
-
-@njit(cache=True, fastmath={"reassoc", "contract"})  # vectorised dot products, no NaN tricks
-def _support_step(G, c, h, lam):
-    """A feature-sign step (Lee et al. 2007) on the support of ``h``.
-
-    With the support S and signs z of ``h`` fixed the lasso is a quadratic, minimised by
-    ``G_SS v = c_S - lam z`` (one float64 Cholesky solve). If the signs of ``v`` agree
-    with z, ``v`` is returned; otherwise the point where the segment from ``h`` to ``v``
-    first crosses zero, with that coordinate set to 0 (the objective decreases along the
-    segment, which stays in the orthant). Returns ``(point, final)``, ``final`` when the
-    signs agreed; an empty point when ``G_SS`` is not positive definite.
-    """
-    N = c.size
-    S = np.flatnonzero(h)
-    s = S.size
-    L = np.empty((s, s))
-    for a in range(s):
-        for b in range(a + 1):
-            L[a, b] = G[S[a], S[b]]
-    for j in range(s):  # Cholesky G_SS = L L^T, in the lower triangle
-        d = L[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if d <= 1e-12 * max(abs(L[j, j]), 1e-300):
-            return np.empty(0, h.dtype), False
-        d = np.sqrt(d)
-        L[j, j] = d
-        for i in range(j + 1, s):
-            v = L[i, j]
-            for k in range(j):
-                v -= L[i, k] * L[j, k]
-            L[i, j] = v / d
-    v = np.empty(s)
-    for a in range(s):
-        v[a] = c[S[a]] - (lam if h[S[a]] > 0.0 else -lam)
-    for i in range(s):  # L y = v
-        for k in range(i):
-            v[i] -= L[i, k] * v[k]
-        v[i] /= L[i, i]
-    for i in range(s - 1, -1, -1):  # L^T x = y
-        for k in range(i + 1, s):
-            v[i] -= L[k, i] * v[k]
-        v[i] /= L[i, i]
-    t = 1.0
-    crossing = -1
-    for a in range(s):
-        old = np.float64(h[S[a]])
-        if v[a] * old <= 0.0:
-            ta = old / (old - v[a])
-            if ta < t:
-                t, crossing = ta, a
-    out = np.zeros(N, h.dtype)
-    for a in range(s):
-        old = np.float64(h[S[a]])
-        out[S[a]] = old + t * (v[a] - old)
-    if crossing >= 0:
-        out[S[crossing]] = 0.0
-    return out, crossing < 0
+def _mark_largest(scores, index, n, k, low, high, marks):
+    """Set ``marks[index[a]]`` for about the ``k`` largest of ``scores[:n]``, all in
+    ``[low, high]``: those above the histogram bin (of 64) where the count from the top
+    reaches ``k``, then that bin's first ones. Two branch-light passes, no sort."""
+    counts = np.zeros(65, np.int64)
+    width = max(high - low, 1e-300) / 64.0
+    for a in range(n):
+        counts[min(int((scores[a] - low) / width), 64)] += 1
+    cut = 64
+    above = counts[64]
+    while cut > 0 and above + counts[cut - 1] <= k:
+        cut -= 1
+        above += counts[cut]
+    room = k - above  # taken from bin cut - 1, in index order
+    for a in range(n):
+        bin = min(int((scores[a] - low) / width), 64)
+        if bin >= cut:
+            marks[index[a]] = True
+        elif bin == cut - 1 and room > 0:
+            marks[index[a]] = True
+            room -= 1
 
 
 @njit(cache=True)
@@ -277,6 +172,7 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
     -------
     epochs : int, epochs run.
     gap : float, the last duality gap (float64, from G and c).
+    q : (N,) array, ``c - G h`` at the returned ``h``.
     work : the work array (the given one, or its larger replacement).
     """
     N = c.size
@@ -288,67 +184,60 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
         if norms[j] <= 0.0:  # an all-zero column: its code is 0, its constraint void
             kept[j] = False
             h[j] = 0.0
-    score = np.empty(N)
     candidates = np.empty(N, np.int64)
-    in_ws = np.zeros(N, np.bool_)
+    scores = np.empty(N)
+    in_ws = np.empty(N, np.bool_)
     epochs = 0
     last_objective = np.inf
+    # The violation floor is the dtype's resolution, so that float32 cannot loop forever.
+    floor = 16.0 * eps * max(np.abs(c).max(), lam)
     while True:
         # The gap of the whole problem (screened coordinates included: their constraints
         # hold at the optimum, but the dual point must be feasible for all of them now).
-        gap = _gap(c, q, h, xx, lam, positive)
-        s = 1.0
-        dual_norm = 0.0
-        n_support = 0
-        for j in range(N):
-            dual_norm = max(dual_norm, q[j] if positive else abs(q[j]))
-            n_support += h[j] != 0.0
-        if dual_norm > lam:
-            s = lam / dual_norm
-        objective = _objective(c, q, h, xx, lam)
+        gap, objective, dual_norm, n_support = _gap(c, q, h, xx, lam, positive)
+        s = 1.0 if dual_norm <= lam else lam / dual_norm
         if gap <= tol or epochs >= max_epochs or not objective < last_objective:
-            return epochs, gap, work  # (a round that did not decrease it: round-off level)
+            return epochs, gap, q, work  # (a round that did not decrease it: round-off level)
         last_objective = objective
 
         # Gap-safe screening (Fercoq et al. 2015): the dual is 1-strongly concave, so
         # ||theta - theta*|| <= sqrt(2 gap); |Phi_j^T theta*| < lam proves h*_j = 0.
         radius = np.sqrt(2.0 * max(gap, 0.0))
-        n_kept = 0
         worst = 0.0
-        for j in range(N):
-            if not kept[j]:
-                continue
-            qj = q[j] if positive else abs(q[j])
-            if h[j] == 0.0 and s * qj + radius * norms[j] < lam:
-                kept[j] = False
-                continue
-            n_kept += 1
-            violation = _violation(q[j], h[j], lam, positive)
-            worst = max(worst, violation)
-            # The support first, then the coordinates that violate the optimality most.
-            score[j] = np.inf if h[j] != 0.0 else violation - lam
-        # Working set: the support and the worst violators, at most as many as the support
-        # (celer's doubling); coordinates that do not violate stay out, which keeps the
-        # Gram block small near the end.
-        size = max(ws_min, 2 * n_support)
+        n_violators = 0
         n_candidates = 0
         for j in range(N):
-            if kept[j] and score[j] > -lam:
+            in_ws[j] = False
+            if not kept[j]:
+                continue
+            if h[j] != 0.0:
+                in_ws[j] = True
+                worst = max(worst, _violation(q[j], h[j], lam, positive))
+                continue
+            qj = q[j] if positive else abs(q[j])
+            if s * qj + radius * norms[j] < lam:
+                kept[j] = False
+                continue
+            if qj > lam:
+                worst = max(worst, qj - lam)
+                n_violators += 1
+            # Candidates: the violators, and the zeros close to violating, which would
+            # otherwise often start violating after this round and cost one more.
+            if qj > _NEAR * lam:
                 candidates[n_candidates] = j
+                scores[n_candidates] = qj
                 n_candidates += 1
-        ws = candidates[:n_candidates].copy()
-        if size < n_candidates:  # the `size` best scores: a partition, not a sort
-            cut = -np.partition(-score[ws], size - 1)[size - 1]
-            k = 0
-            for j in ws:  # above the cut, then ties
-                if score[j] > cut:
-                    candidates[k] = j
-                    k += 1
-            for j in ws:
-                if k < size and score[j] == cut:
-                    candidates[k] = j
-                    k += 1
-            ws = np.sort(candidates[:k])
+        # Working set: the support and the best candidates, at most as many as the
+        # support (celer's doubling), which keeps the Gram block small near the end.
+        room = max(ws_min, 2 * n_support) - n_support
+        complete = n_violators <= room  # then every violator is in the working set
+        if n_candidates > room:
+            _mark_largest(scores, candidates, n_candidates, room, _NEAR * lam, worst + lam,
+                          in_ws)
+        else:
+            for a in range(n_candidates):
+                in_ws[candidates[a]] = True
+        ws = np.flatnonzero(in_ws)
         w = ws.size
         if w * w > work.size:
             work = np.empty(max(w * w, 2 * work.size), dtype)
@@ -356,10 +245,8 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
         cw = np.empty(w, dtype)
         qw = np.empty(w, dtype)
         hw = np.empty(w, dtype)
-        in_ws[:] = False
         for a in range(w):
             ja = ws[a]
-            in_ws[ja] = True
             cw[a] = c[ja]
             qw[a] = q[ja]
             hw[a] = h[ja]
@@ -367,64 +254,84 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
                 Gw[a, b] = G[ja, ws[b]]
         # Once the working set holds every violator it is solved to the final gap;
         # before, to 0.3 times the worst violation (skglm's rule), since it will grow.
-        # The floor is the dtype's resolution, so that float32 cannot loop forever.
-        floor = 16.0 * eps * max(np.abs(c).max(), lam)
-        complete = True
-        for j in range(N):
-            if kept[j] and score[j] > -lam and not in_ws[j]:
-                complete = False
-                break
-        if complete and n_support > 0:
-            # Near the end: find the support by CD to a loose violation, then try the
-            # exact solve on it; if it is right the gap drops to round-off at once.
-            epochs += _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs - epochs, tol,
-                                 max(_SUPPORT_VIOLATION * lam, floor))
-            for a in range(w):
-                h[ws[a]] = hw[a]
-            improved = False
-            current = _objective_gram(G, c, h, xx, lam)
-            for _ in range(_SUPPORT_STEPS):
-                point, final = _support_step(G, c, h, lam)
-                if point.size == 0:
-                    break
-                # Kept when better, even if the support misses coordinates: the next
-                # round's working set adds them.
-                candidate = _objective_gram(G, c, point, xx, lam)
-                if not candidate < current:
-                    break
-                h[:] = point
-                current = candidate
-                improved = True
-                if final:
-                    break
-            if improved:
-                _residual_correlation(G, c, h, q)
-                continue
         epochs += _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs - epochs, tol,
-                             floor if complete else max(0.3 * worst, floor))
+                             floor if complete else max(0.3 * worst, floor), complete)
         for a in range(w):
             h[ws[a]] = hw[a]
         # Recomputed, not updated: no drift of q over the outer iterations.
         _residual_correlation(G, c, h, q)
 
 
-@njit(cache=True, nogil=True)
-def lasso_gram_rows(G, C, xx, lam, H, tol, max_epochs, positive, ws_min, eps, epochs_out,
-                    gap_out, start, stop):
-    """:func:`lasso_gram_one` for rows ``start:stop`` of ``C`` (B, N) and ``H`` (B, N).
+@njit(cache=True)
+def _explicit_gap(PhiT, x, h, q, lam, positive):
+    """Duality gap and primal objective with ``||r||^2`` and ``x.r`` from the explicit
+    residual ``r = x - Phi h`` (over the non-zeros of ``h``: no cancellation, unlike the
+    Gram form), and the dual scaling from ``q = Phi^T r``; in float64."""
+    r = x.copy()
+    l1 = 0.0
+    for j in range(h.size):
+        hj = np.float64(h[j])
+        if hj != 0.0:
+            l1 += abs(hj)
+            row = PhiT[j]
+            for m in range(r.size):
+                r[m] -= hj * row[m]
+    r2 = 0.0
+    xr = 0.0
+    for m in range(r.size):
+        r2 += r[m] * r[m]
+        xr += x[m] * r[m]
+    dual_norm = 0.0
+    for j in range(q.size):
+        dual_norm = max(dual_norm, q[j] if positive else abs(q[j]))
+    s = 1.0 if dual_norm <= lam else lam / dual_norm
+    primal = 0.5 * r2 + lam * l1
+    return primal - (s * xr - 0.5 * s * s * r2), primal
 
-    ``xx`` (B,) holds ``||x_b||^2``; ``tol`` (B,) the absolute gap of each signal and
-    ``max_epochs`` (B,) its epoch budget. ``H`` is updated in place; ``epochs_out`` and
-    ``gap_out`` (B,) are written. It releases the GIL, so that threads can share the rows
-    (a ``prange`` version took longer to compile than the whole solver).
+
+@njit(cache=True, nogil=True)
+def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, ws_min, single,
+                    epochs_out, gap_out, objective_out, start, stop):
+    """Solve the lasso for rows ``start:stop`` of ``X`` (B, M), in float64.
+
+    ``G`` is ``Phi^T Phi`` (N, N), ``PhiT`` is ``Phi^T`` (N, M) and ``C`` is ``X Phi``
+    (B, N). ``H`` (B, N) holds the warm starts and is overwritten by the codes, rounded to
+    float32 if ``single``. Each signal runs :func:`lasso_gram_one` to the relative gap
+    ``rtol`` (of ``1/2 ||x||^2``), then its gap is recomputed from the explicit residual;
+    if cancellation in the Gram form hid a larger gap, it runs once more to a hundredth of
+    the tolerance with a fresh budget of ``max_epochs`` epochs. Writes ``epochs_out``, the
+    relative gaps ``gap_out`` and the objectives ``objective_out`` (B,). It releases the
+    GIL, so that threads can share the rows (a ``prange`` version took longer to compile
+    than the whole solver).
     """
     N = C.shape[1]
     norms = np.empty(N)
     for j in range(N):
-        norms[j] = np.sqrt(max(np.float64(G[j, j]), 0.0))
-    work = np.empty(min(N, 8 * ws_min) ** 2, G.dtype)
+        norms[j] = np.sqrt(max(G[j, j], 0.0))
+    work = np.empty(min(N, 8 * ws_min) ** 2)
+    eps = np.finfo(np.float64).eps
     for b in range(start, stop):
-        epochs, gap, work = lasso_gram_one(G, norms, C[b], xx[b], lam, H[b], tol[b],
-                                           max_epochs[b], positive, ws_min, eps, work)
+        x, h = X[b], H[b]
+        xx = 0.0
+        for m in range(x.size):
+            xx += x[m] * x[m]
+        if xx == 0.0:
+            h[:] = 0.0  # the solution for x = 0, whatever the warm start
+        scale = max(0.5 * xx, 1e-300)
+        tol = rtol * scale
+        epochs = 0
+        for _ in range(2):
+            n, _, q, work = lasso_gram_one(G, norms, C[b], xx, lam, h, tol, max_epochs,
+                                           positive, ws_min, eps, work)
+            epochs += n
+            if single:
+                for j in range(N):
+                    h[j] = np.float32(h[j])
+                _residual_correlation(G, C[b], h, q)
+            gap, objective = _explicit_gap(PhiT, x, h, q, lam, positive)
+            if gap <= rtol * scale:
+                break
+            tol *= 0.01
         epochs_out[b] = epochs
-        gap_out[b] = gap
+        gap_out[b] = gap / scale
+        objective_out[b] = objective

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _lasso_kernels
 from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _signal_batch, fista, in_threads, lasso_duality_gap)
+                      _initial_codes, _signal_batch, fista, in_threads)
 
 __all__ = ["lasso"]
 
@@ -88,6 +88,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    identity = D is None  # then Phi = A, and y_hat = h
     X, A, D, dtype, single = _signal_batch(x, A, D)
     B, M = X.shape
     N = A.shape[1]
@@ -105,7 +106,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         return result
 
     H = _initial_codes(h_init, B, N, dtype, "h_init", single)
-    Phi = _c(A @ D, dtype)
+    Phi = A if identity else A @ D
     n_iter, gap, primal = _gram_cd(X, Phi, H, float(lam1), float(tol), max_iter, positive)
     converged = gap <= tol
     if automatic and not converged.all():
@@ -125,7 +126,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         warnings.warn(f"lasso: {np.count_nonzero(~converged)} of {B} signals did not reach "
                       f"tol={tol} in max_iter={max_iter} epochs", ConvergenceWarning,
                       stacklevel=2)
-    y_hat = H @ D.T
+    y_hat = H.copy() if identity else H @ D.T
     settings = dict(method="lasso:cd", lam1=float(lam1), max_iter=max_iter, tol=tol,
                     positive=positive, dtype=dtype.name)
     if single:
@@ -139,36 +140,17 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
     """Run the Gram kernel (in float64) on every row of ``X``, updating ``H`` in place.
 
     Returns the epochs, the relative gaps and the objectives per signal, the last two
-    computed in float64 from the explicit residual. A signal whose explicit gap exceeds
-    ``tol`` while the kernel's Gram-form gap met it (cancellation) is solved once more,
-    warm-started, to a hundredth of the tolerance, with a budget of its own.
+    computed in float64 from the explicit residual.
     """
-    X64 = X.astype(np.float64, copy=False)
+    X64 = np.ascontiguousarray(X, dtype=np.float64)
     Phi64 = Phi.astype(np.float64, copy=False)
-    xx = np.einsum("bm,bm->b", X64, X64)
-    scale = np.maximum(0.5 * xx, 1e-300)
-    G = Phi64.T @ Phi64
-    C = X64 @ Phi64
-    H64 = np.array(H, dtype=np.float64, order="C")
-    H64[xx == 0.0] = 0.0  # the solution for x = 0, whatever the warm start
-    n_iter = _run_kernel(G, C, xx, lam1, H64, tol * scale, max_iter, positive)
-    H[:] = H64
-    gap, objective = lasso_duality_gap(X64, Phi64, H, lam1, positive)
-    relative = gap / scale
-    rows = np.flatnonzero(relative > tol)
-    if rows.size:
-        Hr = H64[rows]
-        n_iter[rows] += _run_kernel(G, C[rows], xx[rows], lam1, Hr, 0.01 * tol * scale[rows],
-                                    max_iter, positive)
-        H[rows] = Hr
-        gap, objective[rows] = lasso_duality_gap(X64[rows], Phi64, H[rows], lam1, positive)
-        relative[rows] = gap / scale[rows]
-    return n_iter, relative, objective
-
-
-def _run_kernel(G, C, xx, lam1, H, tol, max_iter, positive):
-    B = C.shape[0]
-    epochs = np.zeros(B, np.int64)
-    in_threads(_lasso_kernels.lasso_gram_rows, B, G, C, xx, lam1, H, tol, np.full(B, max_iter),
-               positive, _WS_MIN, float(np.finfo(np.float64).eps), epochs, np.zeros(B))
-    return epochs
+    single = H.dtype == np.float32
+    H64 = H.astype(np.float64) if single else H  # H is our own C-ordered array
+    B = X.shape[0]
+    n_iter, gap, objective = np.zeros(B, np.int64), np.empty(B), np.empty(B)
+    in_threads(_lasso_kernels.lasso_gram_rows, B, Phi64.T @ Phi64, _c(Phi64.T, np.float64),
+               X64, X64 @ Phi64, lam1, H64, tol, max_iter, positive, _WS_MIN, single,
+               n_iter, gap, objective)
+    if single:
+        H[:] = H64
+    return n_iter, gap, objective

@@ -313,26 +313,23 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     fixed = n_iter is not None
     iterations = _check_count(n_iter if fixed else max_iter, "n_iter" if fixed else "max_iter")
 
-    eye = np.eye(N, dtype=dtype)
-    G = A.T @ A + lam2 * eye
-    S = eye - (D.T @ G @ D) / alpha
-    V = (D.T @ A.T) / alpha
-    P = D.T @ F @ D
-    Vx = np.ascontiguousarray((X.reshape(B * T, M) @ V.T).reshape(B, T, N), dtype=dtype)
-    h = np.empty((B, T, N), dtype)
-    iters = np.zeros((B, T), np.int64)
-    converged = np.zeros((B, T), bool)
-    in_threads(_kernels.sista_recursion, B, Vx, _c(S.T, dtype), _c(P.T, dtype), H0,
-               dtype.type(lam2 / alpha), dtype.type(lam1 / alpha), iterations, float(tol),
-               fixed, h, iters, converged)
-    # y_hat = D h and the objective (float64) in one sparse pass
+    # The operators in float64 (the objective's dtype), the recursion's in the codes' dtype
     A64, D64, F64 = (np.asarray(a, np.float64) for a in (A, D, F))
-    y_hat = np.empty_like(h)
+    eye = np.eye(N)
+    S = eye - (D64.T @ (A64.T @ A64 + lam2 * eye) @ D64) / alpha
+    V = (D64.T @ A64.T) / alpha
+    P = D64.T @ F64 @ D64
+    identity_F = bool(np.array_equal(F64, eye))
+    h = np.empty((B, T, N), dtype)
+    y_hat = np.empty((B, T, N), dtype)
+    iters = np.empty((B, T), np.int64)
+    converged = np.empty((B, T), bool)
     objective = np.empty((B, T))
-    in_threads(_kernels.sista_outputs, B, X, _c(D64.T, np.float64),
-               _c((A64 @ D64).T, np.float64), _c(F64.T, np.float64), h,
-               _c(H0 @ D64.T, np.float64), float(lam1), float(lam2),
-               bool(np.array_equal(F64, np.eye(N))), y_hat, objective)
+    in_threads(_kernels.sista_recursion, B, np.ascontiguousarray(X), _c(V.T, dtype),
+               _c(S.T, dtype), _c(P.T, dtype), _c((S @ P).T, dtype), _c(D64.T, np.float64),
+               _c((A64 @ D64).T, np.float64), _c((F64 @ D64).T, np.float64), H0, float(lam1),
+               float(lam2), dtype.type(lam2 / alpha), dtype.type(lam1 / alpha), iterations,
+               float(tol), fixed, identity_F, h, y_hat, iters, converged, objective)
     if not fixed and not converged.all():
         warnings.warn(f"sista: {np.count_nonzero(~converged)} of {converged.size} frames did "
                       f"not reach tol={tol} in max_iter={max_iter} iterations",

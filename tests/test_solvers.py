@@ -187,6 +187,48 @@ def test_sista_with_fixed_iterations_matches_the_equations():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("identity_F", [True, False])
+def test_sista_outputs_and_objective_match_their_formulas(dtype, identity_F):
+    # The kernel takes F y_{t-1} from y_{t-1} itself (F = I) or as (F D) h_{t-1} (otherwise).
+    rng = np.random.default_rng(5)
+    B, T, M, N, K = 2, 5, 8, 12, 3
+    A = rng.standard_normal((M, N)) / np.sqrt(M)
+    D = rng.standard_normal((N, N)) / np.sqrt(N)
+    F = np.eye(N) if identity_F else np.eye(N) + 0.1 * rng.standard_normal((N, N))
+    x = rng.standard_normal((B, T, M)).astype(dtype)
+    h0 = rng.standard_normal((B, N)).astype(dtype)  # dense, unlike the codes that follow
+    lam1, lam2 = 0.05, 0.3
+    alpha = 1.2 * lipschitz_constant(A, D, lam2)
+    result = sista(x, A, lam1, lam2, D=D, F=F, alpha=alpha, h0=h0, n_iter=K)
+    assert result.h.dtype == result.y_hat.dtype == dtype and result.objective.dtype == np.float64
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    for b in range(B):
+        expected = sista_reference(x[b].astype(np.float64), A, D, F, lam1, lam2, alpha,
+                                   h0[b].astype(np.float64), K)
+        np.testing.assert_allclose(result.h[b], expected, rtol=0, atol=100 * rtol)
+    h = result.h.astype(np.float64)
+    y = h @ D.T
+    y_prev = np.concatenate([h0.astype(np.float64)[:, None] @ D.T, y[:, :-1]], axis=1)
+    objective = (0.5 * ((x - h @ (A @ D).T) ** 2).sum(-1) + lam1 * np.abs(h).sum(-1)
+                 + 0.5 * lam2 * ((y - y_prev @ F.T) ** 2).sum(-1))
+    np.testing.assert_allclose(result.y_hat, y, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(result.objective, objective, rtol=rtol)
+
+
+def test_sista_with_no_iteration_carries_the_prediction():
+    rng = np.random.default_rng(6)
+    A, D = rng.standard_normal((6, 10)), rng.standard_normal((10, 10)) / np.sqrt(10)
+    F = np.eye(10) + 0.1 * rng.standard_normal((10, 10))
+    h0 = rng.standard_normal(10)
+    result = sista(rng.standard_normal((3, 6)), A, 0.1, 0.5, D=D, F=F, alpha=100.0, h0=h0,
+                   n_iter=0)
+    P = D.T @ F @ D
+    expected = np.array([np.linalg.matrix_power(P, t + 1) @ h0 for t in range(3)])
+    np.testing.assert_allclose(result.h, expected, atol=1e-12)
+    assert np.all(result.n_iter == 0) and not result.converged.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sista_without_temporal_term_is_ista_frame_by_frame(dtype):
     rng = np.random.default_rng(1)
     T, M, N, K = 5, 10, 20, 7
