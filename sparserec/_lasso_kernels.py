@@ -44,10 +44,69 @@ def _violation(qk, hk, lam, positive):
     return max(abs(qk) - lam, 0.0)
 
 
+_ANDERSON = 3  # epochs between extrapolations
+
+
+@njit(cache=True)
+def _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q):
+    """Anderson extrapolation of the last iterates (as in skglm, Bertrand & Massias 2021):
+    the affine combination with the smallest combined step, kept if it lowers the
+    objective. ``q`` is affine in ``h``, so its combination is the same one of the past
+    ``q``: no product with the Gram block."""
+    K, w = past_h.shape[0] - 1, past_h.shape[1]
+    UU = np.empty((K, K))
+    for a in range(K):
+        for b in range(a + 1):
+            dot = 0.0
+            for i in range(w):
+                dot += (past_h[a + 1, i] - past_h[a, i]) * (past_h[b + 1, i] - past_h[b, i])
+            UU[a, b] = dot
+            UU[b, a] = dot
+    trace = 0.0
+    for a in range(K):
+        trace += UU[a, a]
+    if trace == 0.0:
+        return
+    for a in range(K):
+        UU[a, a] += 1e-10 * trace  # ridge: the steps are often nearly collinear
+    z = np.ones(K)
+    for j in range(K):  # UU z = 1 by Cholesky (UU is symmetric positive definite)
+        for k in range(j):
+            UU[j, j] -= UU[j, k] * UU[j, k]
+        if UU[j, j] <= 0.0:
+            return
+        UU[j, j] = np.sqrt(UU[j, j])
+        for i in range(j + 1, K):
+            for k in range(j):
+                UU[i, j] -= UU[i, k] * UU[j, k]
+            UU[i, j] /= UU[j, j]
+    for i in range(K):
+        for k in range(i):
+            z[i] -= UU[i, k] * z[k]
+        z[i] /= UU[i, i]
+    for i in range(K - 1, -1, -1):
+        for k in range(i + 1, K):
+            z[i] -= UU[k, i] * z[k]
+        z[i] /= UU[i, i]
+    total = z.sum()
+    if not np.isfinite(total) or total == 0.0:
+        return
+    h_new = np.zeros(w)
+    q_new = np.zeros(w)
+    for a in range(K):
+        za = z[a] / total
+        for i in range(w):
+            h_new[i] += za * past_h[a + 1, i]
+            q_new[i] += za * past_q[a + 1, i]
+    if _gap(cw, q_new, h_new, xx, lam, positive)[1] < _gap(cw, qw, hw, xx, lam, positive)[1]:
+        hw[:] = h_new
+        qw[:] = q_new
+
+
 @njit(cache=True)
 def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_violation,
                check_gap):
-    """Cyclic coordinate descent on one working set.
+    """Cyclic coordinate descent on one working set, with Anderson acceleration.
 
     ``Gw`` is the working set's Gram block, ``cw`` its ``Phi^T x``, ``qw`` its residual
     correlation and ``hw`` its codes (both updated). Stops when the largest KKT violation
@@ -63,6 +122,9 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
     for k in range(w):
         inverse[k] = 1.0 / Gw[k, k]
         thresh[k] = lam * inverse[k]
+    past_h = np.empty((_ANDERSON + 1, w))  # the last iterates, for extrapolation
+    past_q = np.empty((_ANDERSON + 1, w))
+    n_past = 0
     for epoch in range(max_epochs):
         for k in range(w):
             old = hw[k]
@@ -79,6 +141,13 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
                 for i in range(w):
                     qw[i] -= step * row[i]
                 hw[k] = new
+        if not positive:  # (the clipping at 0 would make q's combination wrong)
+            past_h[n_past] = hw
+            past_q[n_past] = qw
+            n_past += 1
+            if n_past == _ANDERSON + 1:
+                n_past = 0
+                _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q)
         if check_gap:
             if _gap(cw, qw, hw, xx, lam, positive)[0] <= tol_gap:
                 return epoch + 1
@@ -148,7 +217,7 @@ def _mark_largest(scores, index, n, k, low, high, marks):
 
 
 @njit(cache=True)
-def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, eps,
+def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps,
                    work):
     """Solve one lasso problem from ``G``, ``c = Phi^T x`` and ``xx = ||x||^2``.
 
@@ -163,7 +232,7 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
     tol : float, absolute duality gap to reach.
     max_epochs : int, limit on the coordinate-descent epochs (passes over a working set).
     positive : bool, constrain the codes to be non-negative.
-    ws_min : int, smallest working set.
+    grow : int, how many candidates join the support in the working set.
     eps : float, the machine epsilon of the arrays' dtype.
     work : 1-D array of the arrays' dtype, room for the working set's Gram block (reused
         from signal to signal, replaced by a larger one when too small).
@@ -227,12 +296,12 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, ws_min, e
                 candidates[n_candidates] = j
                 scores[n_candidates] = qj
                 n_candidates += 1
-        # Working set: the support and the best candidates, at most as many as the
-        # support (celer's doubling), which keeps the Gram block small near the end.
-        room = max(ws_min, 2 * n_support) - n_support
-        complete = n_violators <= room  # then every violator is in the working set
-        if n_candidates > room:
-            _mark_largest(scores, candidates, n_candidates, room, _NEAR * lam, worst + lam,
+        # Working set: the support and the `grow` best candidates. Growing by a fixed
+        # number, not by doubling as celer does, keeps the Gram block small: measured
+        # faster on every problem tried, from 64 x 256 to 400 x 800.
+        complete = n_violators <= grow  # then every violator is in the working set
+        if n_candidates > grow:
+            _mark_largest(scores, candidates, n_candidates, grow, _NEAR * lam, worst + lam,
                           in_ws)
         else:
             for a in range(n_candidates):
@@ -290,7 +359,7 @@ def _explicit_gap(PhiT, x, h, q, lam, positive):
 
 
 @njit(cache=True, nogil=True)
-def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, ws_min, single,
+def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, grow, single,
                     epochs_out, gap_out, objective_out, start, stop):
     """Solve the lasso for rows ``start:stop`` of ``X`` (B, M), in float64.
 
@@ -308,7 +377,7 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, ws_min, s
     norms = np.empty(N)
     for j in range(N):
         norms[j] = np.sqrt(max(G[j, j], 0.0))
-    work = np.empty(min(N, 8 * ws_min) ** 2)
+    work = np.empty(min(N, 128) ** 2)
     eps = np.finfo(np.float64).eps
     for b in range(start, stop):
         x, h = X[b], H[b]
@@ -322,7 +391,7 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, ws_min, s
         epochs = 0
         for _ in range(2):
             n, _, q, work = lasso_gram_one(G, norms, C[b], xx, lam, h, tol, max_epochs,
-                                           positive, ws_min, eps, work)
+                                           positive, grow, eps, work)
             epochs += n
             if single:
                 for j in range(N):

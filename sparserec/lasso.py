@@ -17,12 +17,13 @@ import numpy as np
 
 from . import _lasso_kernels
 from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _signal_batch, fista, in_threads)
+                      _initial_codes, _one_blas_thread, _signal_batch, fista,
+                      in_threads)
 
 __all__ = ["lasso"]
 
 _METHODS = ("auto", "cd", "fista")
-_WS_MIN = 16  # first working set size; it then doubles with the support
+_GROW = 16  # candidates added to the support to make a working set
 
 
 def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positive=False,
@@ -70,11 +71,12 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     Notes
     -----
     Each signal runs an outer loop (duality gap from ``G`` and ``Phi^T x``, gap-safe
-    screening, a working set of the support and the worst KKT violators, twice the
-    support's size) around cyclic coordinate descent on the working set, which is solved to
-    0.3 times the outer violation (the scheme of celer and skglm). Because the in-kernel gap
-    uses ``||r||^2 = ||x||^2 - h.c - h.q``, which cancels, the final gap is recomputed from
-    the explicit residual in float64, and any signal above ``tol`` is polished in float64.
+    screening, a working set of the support and the 16 worst KKT violators) around cyclic
+    coordinate descent on the working set with Anderson acceleration, which is solved to
+    0.3 times the outer violation until it holds every violator, then to ``tol`` (the
+    scheme of celer and skglm). Because the in-kernel gap uses
+    ``||r||^2 = ||x||^2 - h.c - h.q``, which cancels, the final gap is recomputed from the
+    explicit residual in float64, and a signal found above ``tol`` is solved once more.
 
     Examples
     --------
@@ -107,7 +109,8 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
 
     H = _initial_codes(h_init, B, N, dtype, "h_init", single)
     Phi = A if identity else A @ D
-    n_iter, gap, primal = _gram_cd(X, Phi, H, float(lam1), float(tol), max_iter, positive)
+    with _one_blas_thread():  # (OpenBLAS's spinning threads would slow the kernel's)
+        n_iter, gap, primal = _gram_cd(X, Phi, H, float(lam1), float(tol), max_iter, positive)
     converged = gap <= tol
     if automatic and not converged.all():
         # CD crawls on degenerate problems (more non-zeros than measurements, a tiny lam1);
@@ -149,7 +152,7 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
     B = X.shape[0]
     n_iter, gap, objective = np.zeros(B, np.int64), np.empty(B), np.empty(B)
     in_threads(_lasso_kernels.lasso_gram_rows, B, Phi64.T @ Phi64, _c(Phi64.T, np.float64),
-               X64, X64 @ Phi64, lam1, H64, tol, max_iter, positive, _WS_MIN, single,
+               X64, X64 @ Phi64, lam1, H64, tol, max_iter, positive, _GROW, single,
                n_iter, gap, objective)
     if single:
         H[:] = H64

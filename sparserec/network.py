@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .solvers import lipschitz_constant
+from .solvers import _one_blas_thread, lipschitz_constant
 
 __all__ = ["SISTAParams", "Weights", "LEARNABLE", "effective_weights", "forward",
            "forward_weights", "loss_and_grad", "loss_and_weight_grads"]
@@ -293,24 +293,6 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
 
 # ----------------------------------------------------------------------------------------
 # internals
-
-
-_BLAS = None
-
-
-def _one_blas_thread():
-    """A context in which BLAS runs one thread.
-
-    The kernels make thousands of small (B, N) x (N, N) products, which multithreaded
-    OpenBLAS runs slower than one thread, and 20-50 times slower on a busy machine
-    (benchmarks/bench_training.py).
-    """
-    global _BLAS
-    if _BLAS is None:  # created once: inspecting the loaded libraries takes a millisecond
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _dtype(X, dtype):

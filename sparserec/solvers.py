@@ -314,22 +314,23 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     iterations = _check_count(n_iter if fixed else max_iter, "n_iter" if fixed else "max_iter")
 
     # The operators in float64 (the objective's dtype), the recursion's in the codes' dtype
-    A64, D64, F64 = (np.asarray(a, np.float64) for a in (A, D, F))
-    eye = np.eye(N)
-    S = eye - (D64.T @ (A64.T @ A64 + lam2 * eye) @ D64) / alpha
-    V = (D64.T @ A64.T) / alpha
-    P = D64.T @ F64 @ D64
-    identity_F = bool(np.array_equal(F64, eye))
-    h = np.empty((B, T, N), dtype)
-    y_hat = np.empty((B, T, N), dtype)
-    iters = np.empty((B, T), np.int64)
-    converged = np.empty((B, T), bool)
-    objective = np.empty((B, T))
-    in_threads(_kernels.sista_recursion, B, np.ascontiguousarray(X), _c(V.T, dtype),
-               _c(S.T, dtype), _c(P.T, dtype), _c((S @ P).T, dtype), _c(D64.T, np.float64),
-               _c((A64 @ D64).T, np.float64), _c((F64 @ D64).T, np.float64), H0, float(lam1),
-               float(lam2), dtype.type(lam2 / alpha), dtype.type(lam1 / alpha), iterations,
-               float(tol), fixed, identity_F, h, y_hat, iters, converged, objective)
+    with _one_blas_thread():  # (OpenBLAS's spinning threads would slow our own)
+        A64, D64, F64 = (np.asarray(a, np.float64) for a in (A, D, F))
+        eye = np.eye(N)
+        S = eye - (D64.T @ (A64.T @ A64 + lam2 * eye) @ D64) / alpha
+        V = (D64.T @ A64.T) / alpha
+        P = D64.T @ F64 @ D64
+        identity_F = bool(np.array_equal(F64, eye))
+        h = np.empty((B, T, N), dtype)
+        y_hat = np.empty((B, T, N), dtype)
+        iters = np.empty((B, T), np.int64)
+        converged = np.empty((B, T), bool)
+        objective = np.empty((B, T))
+        in_threads(_kernels.sista_recursion, B, np.ascontiguousarray(X), _c(V.T, dtype),
+                   _c(S.T, dtype), _c(P.T, dtype), _c((S @ P).T, dtype), _c(D64.T, np.float64),
+                   _c((A64 @ D64).T, np.float64), _c((F64 @ D64).T, np.float64), H0, float(lam1),
+                   float(lam2), dtype.type(lam2 / alpha), dtype.type(lam1 / alpha), iterations,
+                   float(tol), fixed, identity_F, h, y_hat, iters, converged, objective)
     if not fixed and not converged.all():
         warnings.warn(f"sista: {np.count_nonzero(~converged)} of {converged.size} frames did "
                       f"not reach tol={tol} in max_iter={max_iter} iterations",
@@ -422,6 +423,26 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
         done_iters += n_steps
     records = None if records is None else np.array(records).reshape(-1, B)
     return h, n_iter, converged, gap, primal, records
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs one thread.
+
+    For two reasons. The network's kernels make thousands of small (B, N) x (N, N)
+    products, which multithreaded OpenBLAS runs slower than one thread, and 20-50 times
+    slower on a busy machine (benchmarks/bench_training.py). And OpenBLAS's threads spin
+    for a while after each product, taking the cores from the threads of
+    :func:`in_threads` that follow: the lasso ran 1.4 times slower for it.
+    """
+    global _BLAS
+    if _BLAS is None:  # created once: inspecting the loaded libraries takes a millisecond
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def in_threads(kernel, n_rows, *args):
