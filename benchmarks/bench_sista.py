@@ -4,8 +4,9 @@
 n_iter=3)`` with ``sparserec.paper_matrices()``, lam1=0.5, lam2=1, alpha=1). SISTA's work is
 one (B, M) x (M, N) product for ``V x`` and, per frame, K+1 products (B, N) x (N, N) (``P h``
 and K times ``S h``); the same products in numpy, in the same run, give the machine's own
-matmul speed, and the table shows the fraction of it that SISTA reaches (the rest is the
-soft threshold and the bookkeeping between products).
+matmul speed, and the table shows the fraction of it that SISTA reaches: numpy's time for
+the dense products over SISTA's whole time (its products, soft thresholds, reconstructions
+and objectives). SISTA's kernel skips the zeros of the sparse codes, so it can pass 100%.
 
 Run: ``python benchmarks/bench_sista.py [--repeats 3] [--sequences 1000]``
 """
@@ -31,7 +32,9 @@ def data(n_sequences=1000, T=128, seed=0):
 
 
 def matmul_floor(B, T, M, N, K, dtype, repeats):
-    """Median time of SISTA's matrix products alone, in numpy."""
+    """Best time of SISTA's matrix products alone, in numpy (the best of the repeats, not
+    the median: on a shared machine multithreaded OpenBLAS is at times several times
+    slower, and the floor should be the machine's speed, not its bad moments)."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B * T, M)).astype(dtype)
     V, S = rng.standard_normal((M, N)).astype(dtype), rng.standard_normal((N, N)).astype(dtype)
@@ -43,7 +46,7 @@ def matmul_floor(B, T, M, N, K, dtype, repeats):
         for _ in range(T):
             for _ in range(K + 1):
                 np.dot(h, S, out=out)
-    return median_time(products, repeats)[0]
+    return min(median_time(products, 1)[0] for _ in range(repeats))
 
 
 def run(repeats=3, n_sequences=1000, K=3):

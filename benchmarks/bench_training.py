@@ -5,9 +5,10 @@ The paper's size (N=128, M=32, T=128, K=3, batch 50), the same network written i
 gradients), the same data, dtype and thread count, the same optimiser (RMSprop, decay 0.9).
 Before timing, the loss and the gradients of both are compared on one batch (float64,
 relative error ``||g_torch - g_ours|| / ||g_torch||`` per parameter). Both run with
-``--threads`` threads (numpy's BLAS through threadpoolctl, PyTorch's intra-op pool) and
-with one: on a busy machine multithreaded BLAS on the network's small products is many
-times slower than one thread.
+``--threads`` threads and with one: sparserec splits each batch's sequences across numba's
+threads (``numba.set_num_threads``; BLAS on one thread inside them, as sparserec always
+runs it around the network's small products), PyTorch uses its intra-op pool; numpy's
+BLAS elsewhere gets the same count through threadpoolctl.
 
 Needs PyTorch (``pip install torch==2.13.0``, the CPU build; ``pip install
 sparserec[baselines]``).
@@ -17,6 +18,7 @@ Run: ``python benchmarks/bench_training.py [--repeats 3] [--sequences 500]``
 
 import argparse
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -119,6 +121,8 @@ def torch_epoch(torch, params, X, Y, dtype):
 def run(repeats=3, n_sequences=500, threads=2):
     import torch
     torch.set_num_threads(threads)
+    numba_threads = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     params, X, Y = data(n_sequences)
     loss_error, errors = compare_gradients(torch, params, X[:BATCH], Y[:BATCH])
     rows = []
@@ -128,17 +132,20 @@ def run(repeats=3, n_sequences=500, threads=2):
         reference = torch_epoch(torch, params, Xd, Yd, dtype)
         ours(), reference()  # compile / warm up
         name = np.dtype(dtype).name
-        # The same thread count on both sides: numpy's BLAS and PyTorch's intra-op pool.
+        # The same thread count on both sides: sparserec's numba threads (at most numba's
+        # maximum, the row says how many), numpy's BLAS and PyTorch's intra-op pool.
         for n in sorted({threads, 1}, reverse=True):
             torch.set_num_threads(n)
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
             with threadpool_limits(n, user_api="blas"):
                 t_ours, _ = median_time(ours, repeats)
                 t_torch, _ = median_time(reference, repeats)
-            rows.append(dict(method=f"sparserec (hand-written backprop) {name}", threads=n,
-                             seconds=t_ours, ratio=1.0))
+            rows.append(dict(method=f"sparserec (hand-written backprop) {name}",
+                             threads=numba.get_num_threads(), seconds=t_ours, ratio=1.0))
             rows.append(dict(method=f"PyTorch {torch.__version__} autograd {name}", threads=n,
                              seconds=t_torch, ratio=t_torch / t_ours))
     torch.set_num_threads(threads)
+    numba.set_num_threads(numba_threads)
     return rows, loss_error, errors
 
 

@@ -49,7 +49,7 @@ from sparserec.generic_rnn import forward as generic_forward  # noqa: E402
 from sparserec.generic_rnn import train as train_generic  # noqa: E402
 from sparserec.metrics import psnr  # noqa: E402
 from sparserec.network import SISTAParams, forward  # noqa: E402
-from sparserec.training import RMSprop, train  # noqa: E402
+from sparserec.training import train  # noqa: E402
 
 try:
     from skimage.metrics import structural_similarity
@@ -111,37 +111,27 @@ def validation_psnr(task, Y_hat):
 
 
 def train_sista_rnn(task, config, initial, log):
-    """The paper's training, epoch by epoch so that it can stop on the time budget.
-
-    :func:`sparserec.training.train` is called for one epoch at a time with one optimiser
-    object, so the RMSprop state carries over; the best validation epoch is kept here.
-    """
-    optimizer = RMSprop(learning_rate=config.learning_rate, decay=0.9)
+    """The paper's training on the time budget, keeping the best validation PSNR epoch."""
     X, Y = task.X_train.astype(np.float32), task.Y_train.astype(np.float32)
     X_val = task.X_val.astype(np.float32)
-    params = initial
-    curve = {"epoch": [0], "seconds": [0.0],
-             "val_psnr": [validation_psnr(task, forward(params, X_val, config.n_layers))]}
-    best, best_params, best_epoch = curve["val_psnr"][0], params, 0
-    elapsed, n_alpha_raised = 0.0, 0
-    for epoch in range(1, config.max_epochs + 1):
-        start = time.process_time()
-        result = train(params, X, Y, n_layers=config.n_layers, optimizer=optimizer,
-                       batch_size=config.batch_size, max_epochs=1, dtype=np.float32,
-                       random_state=config.seed + epoch, guard=config.guard)
-        elapsed += time.process_time() - start
+
+    def progress(result):
         params = result.final_params
-        n_alpha_raised += result.n_alpha_raised
-        value = validation_psnr(task, forward(params, X_val, config.n_layers))
-        _record(curve, epoch, elapsed, value)
-        if value > best:
-            best, best_params, best_epoch = value, params, epoch
-        log(f"SISTA-RNN epoch {epoch:3d}  loss {result.loss_curve[-1]:.4f}  "
-            f"val PSNR {value:6.2f} dB  {elapsed:6.1f} s  alpha {params.alpha:.4f} "
+        log(f"SISTA-RNN epoch {result.n_epochs:3d}  loss {result.loss_curve[-1]:.4f}  "
+            f"val PSNR {-result.validation_scores[-1]:6.2f} dB  "
+            f"{result.train_seconds[-1]:6.1f} s  alpha {params.alpha:.4f} "
             f"lam1 {params.lam1:.4f} lam2 {params.lam2:.4f}")
-        if config.budget_seconds and elapsed >= config.budget_seconds:
-            break
-    return best_params, curve, {"best_epoch": best_epoch, "n_alpha_raised": n_alpha_raised}
+
+    result = train(initial, X, Y, n_layers=config.n_layers, learning_rate=config.learning_rate,
+                   batch_size=config.batch_size, max_epochs=config.max_epochs,
+                   max_seconds=config.budget_seconds or None, clock=time.process_time,
+                   dtype=np.float32, random_state=config.seed, guard=config.guard,
+                   score=lambda p: -validation_psnr(task, forward(p, X_val, config.n_layers)),
+                   callback=progress)
+    curve = _curve(-result.initial_validation_score, [-v for v in result.validation_scores],
+                   result.train_seconds)
+    return result.params, curve, {"best_epoch": result.best_epoch,
+                                  "n_alpha_raised": result.n_alpha_raised}
 
 
 def run(config, out_dir, data_dir=None, images=None, verbose=True):
@@ -233,12 +223,6 @@ def run(config, out_dir, data_dir=None, images=None, verbose=True):
     return summary
 
 
-def _record(curve, epoch, seconds, value):
-    curve["epoch"].append(epoch)
-    curve["seconds"].append(seconds)
-    curve["val_psnr"].append(value)
-
-
 def _train_generic(task, config, log):
     X, Y = task.X_train.astype(np.float32), task.Y_train.astype(np.float32)
     X_val = task.X_val.astype(np.float32)
@@ -275,9 +259,11 @@ def _train_lstm(task, config, log):
     return {"result": result, "curve": curve}
 
 
-def _curve(initial, values, seconds, name, log):
+def _curve(initial, values, seconds, name=None, log=None):
+    """The learning curve from epoch 0 (the initial parameters); logged if ``log`` is given."""
     for epoch, (value, elapsed) in enumerate(zip(values, seconds, strict=True), start=1):
-        log(f"{name} epoch {epoch:3d}  val PSNR {value:6.2f} dB  {elapsed:6.1f} s")
+        if log is not None:
+            log(f"{name} epoch {epoch:3d}  val PSNR {value:6.2f} dB  {elapsed:6.1f} s")
     return {"epoch": list(range(len(values) + 1)), "seconds": [0.0, *seconds],
             "val_psnr": [initial, *values]}
 

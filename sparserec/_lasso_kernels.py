@@ -3,16 +3,16 @@
 For every signal (row ``b``) the kernels minimise ``1/2 ||x_b - Phi h_b||^2 + lam ||h_b||_1``
 knowing only ``G = Phi^T Phi`` (shared), ``c_b = Phi^T x_b`` and ``||x_b||^2``: the
 correlation of the residual is ``q = Phi^T r = c - G h`` and the residual norm is
-``||r||^2 = ||x||^2 - h.c - h.q``, so no kernel ever touches ``Phi`` or ``x``.
+``||r||^2 = ||x||^2 - h.c - h.q``. Only the final check of each signal's gap goes back to
+``Phi`` and ``x``, because that norm cancels.
 
 The solver of one signal is an outer loop (duality gap, gap-safe screening, working set)
-around plain cyclic coordinate descent on a small working set, as in celer and skglm
-(Massias et al. 2018, 2020; Bertrand et al. 2022). Signals are independent: the batch
-kernel releases the GIL, and :func:`sparserec.lasso` runs chunks of rows in threads. The
-kernels are written for float32 or float64 arrays, but :func:`sparserec.lasso` runs them
-in float64: float32 was not faster (the time goes to index work and small solves, not
-memory traffic), and its round-off sits near the 1e-6 relative gap that the solver must
-certify.
+around cyclic coordinate descent on a small working set with Anderson acceleration, as in
+celer and skglm (Massias et al. 2018, 2020; Bertrand et al. 2022). Signals are
+independent: the batch kernel releases the GIL, and :func:`sparserec.lasso` runs chunks of
+rows in threads. Everything is float64: float32 was not faster (the time goes to index
+work and short loops, not memory traffic), and its round-off sits near the 1e-6 relative
+gap that the solver must certify.
 """
 
 import numpy as np
@@ -116,9 +116,8 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
     guards against round-off). Returns the epochs run.
     """
     w = hw.size
-    thresh = np.empty(w, hw.dtype)
-    inverse = np.empty(w, hw.dtype)
-    zero = np.zeros(1, hw.dtype)[0]  # a literal 0.0 would promote float32 updates to float64
+    thresh = np.empty(w)
+    inverse = np.empty(w)
     for k in range(w):
         inverse[k] = 1.0 / Gw[k, k]
         thresh[k] = lam * inverse[k]
@@ -134,7 +133,7 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
             elif z < -thresh[k] and not positive:
                 new = z + thresh[k]
             else:
-                new = zero
+                new = 0.0
             if new != old:
                 step = new - old
                 row = Gw[k]
@@ -163,7 +162,7 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
 
 @njit(cache=True)
 def _gap(c, q, h, xx, lam, positive):
-    """Duality gap at ``theta = s r``, ``s = min(1, lam / ||Phi^T r||_inf)``, in float64.
+    """Duality gap at ``theta = s r``, ``s = min(1, lam / ||Phi^T r||_inf)``.
 
     Uses ``||r||^2 = ||x||^2 - h.c - h.q`` and ``x.r = ||x||^2 - h.c``, over the given
     coordinates only (the problem restricted to them, whose dual constraints are fewer).
@@ -176,7 +175,7 @@ def _gap(c, q, h, xx, lam, positive):
     dual_norm = 0.0
     n_support = 0
     for j in range(c.size):
-        hj = np.float64(h[j])
+        hj = h[j]
         if hj != 0.0:
             hc += hj * c[j]
             hq += hj * q[j]
@@ -217,14 +216,13 @@ def _mark_largest(scores, index, n, k, low, high, marks):
 
 
 @njit(cache=True)
-def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps,
-                   work):
+def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, work):
     """Solve one lasso problem from ``G``, ``c = Phi^T x`` and ``xx = ||x||^2``.
 
     Parameters
     ----------
     G : (N, N) array, ``Phi^T Phi`` (symmetric).
-    norms : (N,) float64 array, the column norms ``sqrt(G_jj)``.
+    norms : (N,) array, the column norms ``sqrt(G_jj)``.
     c : (N,) array, ``Phi^T x``.
     xx : float, ``||x||^2``.
     lam : float, the l1 weight.
@@ -233,20 +231,18 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps
     max_epochs : int, limit on the coordinate-descent epochs (passes over a working set).
     positive : bool, constrain the codes to be non-negative.
     grow : int, how many candidates join the support in the working set.
-    eps : float, the machine epsilon of the arrays' dtype.
-    work : 1-D array of the arrays' dtype, room for the working set's Gram block (reused
-        from signal to signal, replaced by a larger one when too small).
+    work : 1-D array, room for the working set's Gram block (reused from signal to signal,
+        replaced by a larger one when too small).
 
     Returns
     -------
     epochs : int, epochs run.
-    gap : float, the last duality gap (float64, from G and c).
+    gap : float, the last duality gap (from G and c).
     q : (N,) array, ``c - G h`` at the returned ``h``.
     work : the work array (the given one, or its larger replacement).
     """
     N = c.size
-    dtype = h.dtype
-    q = np.empty(N, dtype)
+    q = np.empty(N)
     _residual_correlation(G, c, h, q)
     kept = np.ones(N, np.bool_)  # not (yet) screened out
     for j in range(N):
@@ -258,8 +254,8 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps
     in_ws = np.empty(N, np.bool_)
     epochs = 0
     last_objective = np.inf
-    # The violation floor is the dtype's resolution, so that float32 cannot loop forever.
-    floor = 16.0 * eps * max(np.abs(c).max(), lam)
+    # A violation floor at round-off, so that a tol of 0 cannot loop forever.
+    floor = 16.0 * np.finfo(np.float64).eps * max(np.abs(c).max(), lam)
     while True:
         # The gap of the whole problem (screened coordinates included: their constraints
         # hold at the optimum, but the dual point must be feasible for all of them now).
@@ -309,11 +305,11 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps
         ws = np.flatnonzero(in_ws)
         w = ws.size
         if w * w > work.size:
-            work = np.empty(max(w * w, 2 * work.size), dtype)
+            work = np.empty(max(w * w, 2 * work.size))
         Gw = work[:w * w].reshape((w, w))
-        cw = np.empty(w, dtype)
-        qw = np.empty(w, dtype)
-        hw = np.empty(w, dtype)
+        cw = np.empty(w)
+        qw = np.empty(w)
+        hw = np.empty(w)
         for a in range(w):
             ja = ws[a]
             cw[a] = c[ja]
@@ -335,11 +331,11 @@ def lasso_gram_one(G, norms, c, xx, lam, h, tol, max_epochs, positive, grow, eps
 def _explicit_gap(PhiT, x, h, q, lam, positive):
     """Duality gap and primal objective with ``||r||^2`` and ``x.r`` from the explicit
     residual ``r = x - Phi h`` (over the non-zeros of ``h``: no cancellation, unlike the
-    Gram form), and the dual scaling from ``q = Phi^T r``; in float64."""
+    Gram form), and the dual scaling from ``q = Phi^T r``."""
     r = x.copy()
     l1 = 0.0
     for j in range(h.size):
-        hj = np.float64(h[j])
+        hj = h[j]
         if hj != 0.0:
             l1 += abs(hj)
             row = PhiT[j]
@@ -378,7 +374,6 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, grow, sin
     for j in range(N):
         norms[j] = np.sqrt(max(G[j, j], 0.0))
     work = np.empty(min(N, 128) ** 2)
-    eps = np.finfo(np.float64).eps
     for b in range(start, stop):
         x, h = X[b], H[b]
         xx = 0.0
@@ -391,7 +386,7 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, grow, sin
         epochs = 0
         for _ in range(2):
             n, _, q, work = lasso_gram_one(G, norms, C[b], xx, lam, h, tol, max_epochs,
-                                           positive, grow, eps, work)
+                                           positive, grow, work)
             epochs += n
             if single:
                 for j in range(N):

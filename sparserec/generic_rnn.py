@@ -19,7 +19,7 @@ import numpy as np
 
 from .metrics import nmse_db
 from .network import Weights, forward_weights, loss_and_weight_grads
-from .training import clip_by_norm, make_optimizer
+from .training import train_loop
 
 __all__ = ["GenericRNNParams", "forward", "loss_and_grad", "train", "GenericTrainingResult"]
 
@@ -146,14 +146,16 @@ class GenericTrainingResult:
         Mean training loss of every epoch.
     validation_scores : list of float
         Validation score after every epoch (NMSE in dB unless ``score`` was given).
-    initial_score : float or None
-        That of the initial parameters.
+    initial_score : float
+        That of the initial parameters (inf without validation).
     train_seconds : list of float
         Cumulative training time (without validation) at the end of every epoch.
     best_epoch : int
     n_epochs : int
     n_rejected : int
         Steps undone because the loss became NaN or infinite.
+    stop_reason : str
+        Why training ended, as :attr:`sparserec.training.TrainingResult.stop_reason`.
     """
 
     params: GenericRNNParams
@@ -164,17 +166,19 @@ class GenericTrainingResult:
     best_epoch: int = 0
     n_epochs: int = 0
     n_rejected: int = 0
+    stop_reason: str = "max_epochs"
 
 
 def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
           batch_size=50, max_epochs=100, max_seconds=None, X_val=None, Y_val=None,
           score=None, clip_norm=None, dtype=None, random_state=None, clock=time.perf_counter,
-          verbose=False):
+          callback=None, verbose=False):
     """Train a generic soft-threshold RNN by mini-batch gradient descent on the MSE.
 
-    The optimisers are those of :mod:`sparserec.training`; b is optimised through its
-    logarithm. A step after which the loss is NaN or infinite is undone and the learning
-    rate halved.
+    The loop is :func:`sparserec.training.train_loop`'s, as for the SISTA-RNN; b is
+    optimised through its logarithm. A step after which the loss is NaN or infinite is
+    undone (with the optimiser's state) and the learning rate halved; if the loss stays
+    NaN, training stops with a :class:`sparserec.TrainingStoppedWarning`.
 
     Parameters
     ----------
@@ -182,7 +186,8 @@ def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
         Initial parameters (not modified).
     X, Y : ndarrays of shape (n, T, M) and (n, T, N)
     n_layers : int, default=3
-    optimizer : {'rmsprop', 'adam'}, default='rmsprop'
+    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
+        As in :func:`sparserec.training.train`.
     learning_rate : float, default=1e-4
     batch_size : int, default=50
     max_epochs : int, default=100
@@ -202,58 +207,41 @@ def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
     clock : callable, default=time.perf_counter
         The clock of the training time; ``time.process_time`` counts the CPU time of this
         process only, which is fairer on a machine shared with other jobs.
+    callback : callable, optional
+        ``callback(result)`` after every epoch, with the
+        :class:`sparserec.training.TrainingResult` so far; a true return value stops
+        training.
     verbose : bool, default=False
 
     Returns
     -------
     GenericTrainingResult
     """
-    optimizer = make_optimizer(optimizer, learning_rate)
-    rng = np.random.default_rng(random_state)
+    score_format = "score {:8.3f}"
     if score is None and X_val is not None and len(X_val) > 0:
         def score(current):
-            return _nmse(current, X_val, Y_val, n_layers, dtype)
+            return float(nmse_db(Y_val, forward(current, X_val, n_layers, dtype=dtype)))
+        score_format = "validation NMSE {:8.3f} dB"
+
+    def batch_loss_and_grad(current, batch):
+        loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, dtype=dtype)
+        grads["b"] = grads["b"] * current.b  # d/d log b
+        return loss, grads
+
     variables = _to_variables(params)
-    result = GenericTrainingResult(params=params.copy())
-    best = result.initial_score = score(params) if score is not None else np.inf
-    elapsed = 0.0
-    previous = None  # the variables before the last step
-    for epoch in range(1, max_epochs + 1):
-        start = clock()
-        losses = []
-        for batch in np.array_split(rng.permutation(len(X)),
-                                    max(1, -(-len(X) // batch_size))):
-            current = _from_variables(variables)
-            loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, dtype=dtype)
-            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
-                if previous is None:
-                    break
-                variables = previous  # undo the step that broke the loss, with a smaller rate
-                optimizer.learning_rate *= 0.5
-                result.n_rejected += 1
-                previous = None
-                continue
-            losses.append(loss)
-            grads["b"] = grads["b"] * current.b  # d/d log b
-            grads, _ = clip_by_norm(grads, clip_norm)
-            previous = {k: v.copy() for k, v in variables.items()}
-            optimizer.step(variables, grads)
-        elapsed += clock() - start
-        current = _from_variables(variables)
-        result.loss_curve.append(float(np.mean(losses)) if losses else np.nan)
-        result.train_seconds.append(elapsed)
-        value = score(current) if score is not None else result.loss_curve[-1]
-        if score is not None:
-            result.validation_scores.append(value)
-        if value < best:
-            best, result.best_epoch, result.params = value, epoch, current
-        result.n_epochs = epoch
-        if verbose:
-            print(f"generic RNN epoch {epoch:3d}  loss {result.loss_curve[-1]:.5g}  "
-                  f"score {value:8.3f}  {elapsed:7.1f} s")
-        if max_seconds is not None and elapsed >= max_seconds:
-            break
-    return result
+    # Start from the decoded variables, as every later step: b = exp(log b).
+    run = train_loop(_from_variables(variables), variables, batch_loss_and_grad, len(X),
+                     decode=lambda _, values: _from_variables(values), score=score,
+                     optimizer=optimizer, learning_rate=learning_rate,
+                     batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
+                     clock=clock, clip_norm=clip_norm, explode_factor=np.inf,
+                     random_state=random_state, callback=callback, verbose=verbose,
+                     score_format=score_format)
+    return GenericTrainingResult(
+        params=run.params, loss_curve=run.loss_curve, validation_scores=run.validation_scores,
+        initial_score=np.inf if score is None else run.initial_validation_score,
+        train_seconds=run.train_seconds, best_epoch=run.best_epoch, n_epochs=run.n_epochs,
+        n_rejected=run.n_rejected, stop_reason=run.stop_reason)
 
 
 def _to_variables(params):
@@ -266,8 +254,3 @@ def _to_variables(params):
 def _from_variables(variables):
     arrays = {name: variables[name].copy() for name in PARAMETERS[:-1]}
     return GenericRNNParams(**arrays, b=float(np.exp(variables["b"])))
-
-
-def _nmse(params, X, Y, n_layers, dtype):
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(nmse_db(Y, forward(params, X, n_layers, dtype=dtype)))

@@ -9,7 +9,11 @@ The network of section 3 of the theory page, over a batch of sequences::
 Every weight is a function of the interpretable parameters theta = {D, F, alpha, lam1,
 lam2} (and optionally A and h0), held in a :class:`SISTAParams`. :func:`loss_and_grad`
 backpropagates the mean squared error through time and through the K layers by hand
-(two numba kernels), then applies the chain rule once per batch to theta.
+(two numba kernels), then applies the chain rule once per batch to theta. The sequences
+of a batch are split across numba's threads (``numba.set_num_threads`` sets how many;
+:func:`sparserec.solvers.per_thread`), BLAS on one thread inside them: they are independent
+but for the weight gradients, sums over the batch, which each thread accumulates for its
+own sequences and which are then added in float64.
 
 Conventions are those of :mod:`sparserec.solvers`: codes are rows, ``X`` has shape
 (B, T, M), codes and signals (B, T, N). Inside the kernels the arrays are time-major,
@@ -23,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .solvers import _one_blas_thread, lipschitz_constant
+from .solvers import _one_blas_thread, lipschitz_constant, per_thread
 
 __all__ = ["SISTAParams", "Weights", "LEARNABLE", "effective_weights", "forward",
            "forward_weights", "loss_and_grad", "loss_and_weight_grads"]
@@ -156,8 +160,9 @@ def forward(params, X, n_layers=3, *, dtype=None, return_codes=False):
     h : ndarray of shape (B, T, N)
         The codes, only when ``return_codes``.
     """
-    return forward_weights(effective_weights(params), params.D, params.h0, X, n_layers,
-                           dtype=dtype, return_codes=return_codes)
+    with _one_blas_thread():  # (see loss_and_grad)
+        return forward_weights(effective_weights(params), params.D, params.h0, X, n_layers,
+                               dtype=dtype, return_codes=return_codes)
 
 
 def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=False):
@@ -180,13 +185,14 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
     h : ndarray of shape (B, T, N), only when ``return_codes``
     """
     dtype = _dtype(X, dtype)
-    Vx, WT, ST, h0, thresh = _kernel_inputs(weights, h0, X, dtype)
-    T, B, N = Vx.shape
-    h = np.empty((T, B, N), dtype)
-    dummy = np.empty((1, 1, 1, 1), dtype)
-    with _one_blas_thread():
-        _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, False, dummy, dummy, h)
-    return _outputs(h, D, dtype, return_codes)
+    X = np.asarray(X)
+    B, T, _ = X.shape
+    N = weights.S.shape[0]
+    y_hat = np.empty((B, T, N), dtype)
+    h = np.empty((B, T, N), dtype) if return_codes else None
+    with _one_blas_thread():  # threads of our own over the batch instead
+        per_thread(_forward_chunk, B, weights, D, h0, X, n_layers, dtype, y_hat, h)
+    return (y_hat, h) if return_codes else y_hat
 
 
 def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2"), *,
@@ -224,11 +230,14 @@ def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "l
     unknown = set(learn) - set(LEARNABLE)
     if unknown:
         raise ValueError(f"cannot learn {sorted(unknown)}; choose among {LEARNABLE}")
-    weights = effective_weights(params)
-    loss, g = loss_and_weight_grads(weights, params.D, params.h0, X, Y, n_layers,
-                                    dtype=dtype, output_grad="D" in learn)
-    grads = _chain_rule(params, weights, learn, g["S"], g["V"], g["W1"], g["W"], g["b"],
-                        g.get("D"), g["h0"])
+    # All on one BLAS thread: OpenBLAS's threads would spin after the (N, N) products of
+    # the chain rule and take the cores from the kernels' threads in the next call.
+    with _one_blas_thread():
+        weights = effective_weights(params)
+        loss, g = loss_and_weight_grads(weights, params.D, params.h0, X, Y, n_layers,
+                                        dtype=dtype, output_grad="D" in learn)
+        grads = _chain_rule(params, weights, learn, g["S"], g["V"], g["W1"], g["W"], g["b"],
+                            g.get("D"), g["h0"])
     return loss, grads
 
 
@@ -259,36 +268,19 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
         and, with ``output_grad``, 'D' (the output term only).
     """
     dtype = _dtype(X, dtype)
-    Vx, WT, ST, h0b, thresh = _kernel_inputs(weights, h0, X, dtype)
-    T, B, N = Vx.shape
-    K = n_layers
-    Z = np.empty((T, K, B, N), dtype)
-    H = np.empty((T, K, B, N), dtype)
-    h = np.empty((T, B, N), dtype)
-    with _one_blas_thread():
-        _forward_kernel(Vx, WT, ST, h0b, thresh, K, True, Z, H, h)
-
-    Yt = np.ascontiguousarray(np.asarray(Y).transpose(1, 0, 2), dtype=dtype)
-    residual = h.reshape(T * B, N) @ D.T.astype(dtype) - Yt.reshape(T * B, N)
-    loss = float(np.dot(residual.ravel().astype(np.float64), residual.ravel()) / (B * T * N))
-    dy = residual * dtype.type(2.0 / (B * T * N))  # dL/dy_hat, (T B, N)
-    Gh = np.ascontiguousarray((dy @ D.astype(dtype)).reshape(T, B, N))
-
-    Xt = np.ascontiguousarray(np.asarray(X).transpose(1, 0, 2), dtype=dtype)
-    W_stack = np.ascontiguousarray(np.vstack([weights.W1, weights.W]), dtype=dtype)
-    gS = np.zeros((N, N), dtype)
-    gW_stack = np.zeros((2 * N, N), dtype)
-    gV = np.zeros((N, Xt.shape[2]), dtype)
-    gh0 = np.empty((B, N), dtype)
-    with _one_blas_thread():
-        gb = _backward_kernel(Gh, Xt, Z, H, h0b, np.ascontiguousarray(weights.S, dtype=dtype),
-                              W_stack, thresh, gS, gW_stack, gV, gh0)
+    X, Y = np.asarray(X), np.asarray(Y)
+    B, T, _ = X.shape
+    N = weights.S.shape[0]
+    with _one_blas_thread():  # threads of our own over the batch instead
+        chunks = per_thread(_loss_and_grads_chunk, B, weights, D, h0, X, Y, n_layers, dtype,
+                            output_grad, 2.0 / (B * T * N))
+    sq, gS, gW_stack, gV, gb, gh0, gD = (_total(part) for part in zip(*chunks, strict=True))
     grads = {"S": gS.astype(np.float64), "V": gV.astype(np.float64),
              "W1": gW_stack[:N].astype(np.float64), "W": gW_stack[N:].astype(np.float64),
-             "b": float(gb), "h0": gh0.astype(np.float64).sum(axis=0)}
+             "b": float(gb), "h0": gh0}
     if output_grad:
-        grads["D"] = (dy.T @ h.reshape(T * B, N)).astype(np.float64)
-    return loss, grads
+        grads["D"] = gD.astype(np.float64)
+    return float(sq / (B * T * N)), grads
 
 
 # ----------------------------------------------------------------------------------------
@@ -331,11 +323,59 @@ def _preactivations(params, X, n_layers, dtype=None):
     return Z, float(thresh)
 
 
-def _outputs(h, D, dtype, return_codes):
-    T, B, N = h.shape
+def _forward_chunk(weights, D, h0, X, n_layers, dtype, y_hat, h_out, start, stop):
+    """:func:`forward_weights` on the sequences ``start:stop``, into rows of its outputs."""
+    Vx, WT, ST, h0, thresh = _kernel_inputs(weights, h0, X[start:stop], dtype)
+    T, B, N = Vx.shape
+    h = np.empty((T, B, N), dtype)
+    dummy = np.empty((1, 1, 1, 1), dtype)
+    _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, False, dummy, dummy, h)
     h = np.ascontiguousarray(h.transpose(1, 0, 2))
-    y_hat = (h.reshape(B * T, N) @ D.T.astype(dtype)).reshape(B, T, N)
-    return (y_hat, h) if return_codes else y_hat
+    np.matmul(h.reshape(B * T, N), D.T.astype(dtype), out=y_hat[start:stop].reshape(B * T, N))
+    if h_out is not None:
+        h_out[start:stop] = h
+
+
+def _total(parts):
+    """The sum in float64 of one result of every chunk (``None`` stays ``None``)."""
+    if parts[0] is None:
+        return None
+    total = np.array(parts[0], dtype=np.float64)
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def _loss_and_grads_chunk(weights, D, h0, X, Y, K, dtype, output_grad, scale, start, stop):
+    """Forward and backward passes on the sequences ``start:stop`` of a batch.
+
+    ``scale`` is ``2 / (B T N)`` for the whole batch. Returns the chunk's sums: the squared
+    error (float64), gS, [gW1; gW], gV (in ``dtype``), gb (float), gh0 summed over the
+    sequences (float64) and the output term of gD (``None`` unless ``output_grad``).
+    """
+    Vx, WT, ST, h0b, thresh = _kernel_inputs(weights, h0, X[start:stop], dtype)
+    T, B, N = Vx.shape
+    Z = np.empty((T, K, B, N), dtype)
+    H = np.empty((T, K, B, N), dtype)
+    h = np.empty((T, B, N), dtype)
+    _forward_kernel(Vx, WT, ST, h0b, thresh, K, True, Z, H, h)
+
+    Yt = np.ascontiguousarray(Y[start:stop].transpose(1, 0, 2), dtype=dtype)
+    residual = h.reshape(T * B, N) @ D.T.astype(dtype) - Yt.reshape(T * B, N)
+    sq = np.dot(residual.ravel().astype(np.float64), residual.ravel())
+    dy = residual * dtype.type(scale)  # dL/dy_hat, (T B, N)
+    Gh = np.ascontiguousarray((dy @ D.astype(dtype)).reshape(T, B, N))
+
+    Xt = np.ascontiguousarray(X[start:stop].transpose(1, 0, 2), dtype=dtype)
+    W_stack = np.ascontiguousarray(np.vstack([weights.W1, weights.W]), dtype=dtype)
+    gS = np.zeros((N, N), dtype)
+    gW_stack = np.zeros((2 * N, N), dtype)
+    gV = np.zeros((N, Xt.shape[2]), dtype)
+    gh0 = np.empty((B, N), dtype)
+    gb = _backward_kernel(Gh, Xt, Z, H, h0b, np.ascontiguousarray(weights.S, dtype=dtype),
+                          W_stack, thresh, gS, gW_stack, gV, gh0)
+    gD = dy.T @ h.reshape(T * B, N) if output_grad else None
+    return sq, gS, gW_stack, gV, gb, gh0.astype(np.float64).sum(axis=0), gD
 
 
 def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
@@ -383,7 +423,7 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     return grads
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, store, Z, H, h_out):
     """The SISTA-RNN forward pass over a batch of sequences.
 
@@ -425,7 +465,7 @@ def _forward_kernel(Vx, WT, ST, h0, thresh, n_layers, store, Z, H, h_out):
         h_prev = h
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward_kernel(Gh, Xt, Z, H, h0, S, W_stack, thresh, gS, gW_stack, gV, gh0):
     """Backpropagation through time and through the K layers of the SISTA-RNN.
 

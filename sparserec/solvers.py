@@ -461,6 +461,28 @@ def in_threads(kernel, n_rows, *args):
         list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]), range(len(bounds) - 1)))
 
 
+def per_thread(function, n_rows, *args):
+    """``[function(*args, start, stop)]`` over one chunk of ``range(n_rows)`` per thread.
+
+    For work that keeps its own accumulators per chunk (gradients summed over a batch):
+    one chunk per thread keeps them few and the chunks' matrix products large. The
+    threads are numba's count (:func:`numba.get_num_threads`) and ``function`` should
+    release the GIL for most of its time (numba ``nogil`` kernels, numpy products).
+
+    Returns
+    -------
+    list
+        The results, in the order of the chunks.
+    """
+    n_threads = min(n_rows, numba.get_num_threads())
+    if n_threads <= 1:
+        return [function(*args, 0, n_rows)]
+    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(lambda i: function(*args, int(bounds[i]), int(bounds[i + 1])),
+                             range(n_threads)))
+
+
 def _signal_batch(x, A, D):
     """Validated signals as a (B, M) batch, the operators in their dtype, and whether ``x``
     was one signal."""

@@ -1,18 +1,22 @@
-"""Training the SISTA-RNN: optimisers, gradient clipping and a guarded training loop.
+"""Training: optimisers, gradient clipping and one guarded training loop for any model.
 
-:func:`train` fits the interpretable parameters theta of a :class:`SISTAParams` by
-mini-batch gradient descent on the mean squared error, with the gradients of
-:func:`sparserec.network.loss_and_grad`. alpha, lam1 and lam2 are optimised through their
-logarithms, so they stay positive. Three guards keep training stable:
+:func:`train_loop` is the mini-batch training loop of every network of the package: it
+takes the model as a loss-and-gradient callable and a few hooks, and gives all models the
+same stopping rules (``max_epochs``, a time budget ``max_seconds``, ``n_iter_no_change``, a
+``callback``), keeps the parameters with the best validation score seen (the initial ones
+included), and guards the steps:
 
-- after every step alpha is kept above the stability bound of the current D, A and lam2
-  (the Lipschitz constant, or the fraction of it that the initial alpha had, whichever is
-  smaller: the paper's alpha = 1 bounds ``||A D||^2`` but not the lam2 term);
 - a step after which the next batch's loss is NaN or explodes is undone, and the learning
   rate halved;
-- if the loss cannot be made finite, training stops with a :class:`TrainingStoppedWarning`.
+- if the loss cannot be made finite, training stops with a :class:`TrainingStoppedWarning`;
+- a ``project`` hook may correct the parameters after every step.
 
-The parameters with the best validation score seen (the initial ones included) are kept.
+:func:`train` trains the interpretable parameters theta of a :class:`SISTAParams` with it,
+on the mean squared error, with the gradients of :func:`sparserec.network.loss_and_grad`.
+alpha, lam1 and lam2 are optimised through their logarithms, so they stay positive, and
+after every step alpha is kept above the stability bound of the current D, A and lam2 (the
+Lipschitz constant, or the fraction of it that the initial alpha had, whichever is smaller:
+the paper's alpha = 1 bounds ``||A D||^2`` but not the lam2 term).
 """
 
 import time
@@ -26,7 +30,7 @@ from .network import LEARNABLE, SISTAParams, forward, loss_and_grad
 from .solvers import lipschitz_constant
 
 __all__ = ["RMSprop", "Adam", "make_optimizer", "clip_by_norm", "TrainingResult",
-           "TrainingStoppedWarning", "train"]
+           "TrainingStoppedWarning", "train_loop", "train"]
 
 #: Parameters optimised through their logarithm, to stay positive.
 LOG_PARAMETERS = ("alpha", "lam1", "lam2")
@@ -164,32 +168,38 @@ def clip_by_norm(grads, max_norm):
 
 @dataclass
 class TrainingResult:
-    """What :func:`train` returns.
+    """What :func:`train` and :func:`train_loop` return.
 
     Attributes
     ----------
-    params : SISTAParams
+    params : SISTAParams or the model's parameters
         The parameters with the best validation score (the initial ones included).
-    final_params : SISTAParams
+    final_params : SISTAParams or the model's parameters
         The parameters after the last step.
     loss_curve : list of float
         Mean training loss (MSE) of every epoch.
     validation_scores : list of float
-        Validation NMSE in dB after every epoch (lower is better); empty without validation.
+        Validation score after every epoch, lower is better: NMSE in dB unless a ``score``
+        was given; empty without validation.
     initial_validation_score : float or None
-        Validation NMSE in dB of the initial parameters.
+        That of the initial parameters.
     epoch_times : list of float
         Wall-clock seconds of every epoch (training steps and validation).
+    train_seconds : list of float
+        Training time (steps only, on the ``clock``) from the start to the end of every
+        epoch: what ``max_seconds`` limits.
     best_epoch : int
         The epoch whose parameters were kept (0: the initial ones).
     n_epochs : int
         Epochs run.
     n_rejected : int
         Steps undone because the loss became NaN or exploded.
-    n_alpha_raised : int
-        Steps after which alpha was raised to the stability bound.
+    n_projected : int
+        Steps after which the ``project`` hook changed the parameters; for the SISTA-RNN,
+        raised alpha to the stability bound (also :attr:`n_alpha_raised`).
     stop_reason : str
-        Why training ended: 'max_epochs', 'no improvement', or the NaN message.
+        Why training ended: 'max_epochs', 'max_seconds', 'no improvement', 'callback', or
+        the message of the warning when the loss could not be kept finite.
     """
 
     params: SISTAParams
@@ -198,18 +208,200 @@ class TrainingResult:
     validation_scores: list = field(default_factory=list)
     initial_validation_score: float = None
     epoch_times: list = field(default_factory=list)
+    train_seconds: list = field(default_factory=list)
     best_epoch: int = 0
     n_epochs: int = 0
     n_rejected: int = 0
-    n_alpha_raised: int = 0
+    n_projected: int = 0
     stop_reason: str = "max_epochs"
+
+    @property
+    def n_alpha_raised(self):
+        """Steps after which alpha was raised to the stability bound (the SISTA-RNN's name
+        of :attr:`n_projected`)."""
+        return self.n_projected
+
+
+def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=None,
+               score=None, optimizer="rmsprop", learning_rate=1e-4, batch_size=50,
+               max_epochs=100, max_seconds=None, clock=time.perf_counter,
+               n_iter_no_change=None, tol=0.0, clip_norm=None, guard=True,
+               explode_factor=10.0, random_state=None, callback=None, verbose=False,
+               score_format="score {:8.3f}"):
+    """Train any model by mini-batch gradient descent, with the guards of this module.
+
+    Every epoch visits the ``n_samples`` training samples in a new random order, in
+    batches of ``batch_size`` (the last one smaller). The model is known only through the
+    callables: its parameters ``params`` are computed from the optimised ``variables``
+    (e.g. logarithms of positive parameters) by ``decode``.
+
+    Parameters
+    ----------
+    params : object with a ``copy()`` method
+        The initial parameters, as ``loss_and_grad`` and ``score`` take them (not modified).
+    variables : dict of str to ndarray
+        The initial optimised variables, float64 (not modified).
+    loss_and_grad : callable
+        ``loss_and_grad(params, batch) -> (loss, grads)``: the mean loss on the training
+        samples at the indices ``batch`` and its gradients in the variables, a dict with
+        some or all of the keys of ``variables`` (the others are not optimised).
+    n_samples : int
+        The number of training samples.
+    decode : callable
+        ``decode(params, variables) -> params``: new parameters from the variables, after a
+        step or when one is undone; ``params`` (the current ones) give what the variables do
+        not hold.
+    project : callable, optional
+        ``project(params, variables) -> bool``, after every step: may correct both in place
+        (e.g. clamp a parameter into its stable range) and says whether it did (counted in
+        ``n_projected``).
+    score : callable, optional
+        ``score(params) -> float``, lower is better: the validation score that chooses the
+        best parameters (compared with an absolute ``tol``). None: the mean training loss
+        of the epoch (with a relative ``tol``).
+    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
+        An object needs ``step(variables, grads)``, ``get_state()``, ``set_state(state)``
+        and a ``learning_rate`` attribute; it is modified.
+    learning_rate : float, default=1e-4
+        Ignored when ``optimizer`` is an object.
+    batch_size : int, default=50
+    max_epochs : int, default=100
+    max_seconds : float, optional
+        Stop after the epoch during which the training time reached this budget: the time
+        of the steps on ``clock``, without validation and ``callback``.
+    clock : callable, default=time.perf_counter
+        The clock of the training time; ``time.process_time`` counts the CPU time of this
+        process only, which is fairer on a machine shared with other jobs.
+    n_iter_no_change : int, optional
+        Stop after this many epochs without an improvement of more than ``tol``. None: no
+        such stop.
+    tol : float, default=0.0
+    clip_norm : float, optional
+        Clip the joint gradient norm of the variables to this value.
+    guard : bool, default=True
+        Undo a step after which the next batch's loss is NaN or explodes, restore the
+        optimiser's state and halve the learning rate. Without it, training stops at the
+        first NaN loss.
+    explode_factor : float, default=10.0
+        A batch loss above this factor times the median of the recent accepted losses
+        counts as an explosion; ``np.inf``: only NaN and infinite losses do.
+    random_state : int or None
+        Seed of the mini-batch order: the same seed gives the same result.
+    callback : callable, optional
+        ``callback(result)`` after every epoch, with the :class:`TrainingResult` so far
+        (``final_params`` are the current parameters): for progress, logging, or to stop
+        training by returning True.
+    verbose : bool, default=False
+        Print the loss, the score and the time of every epoch.
+    score_format : str, default='score {:8.3f}'
+        How ``verbose`` prints the score.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, learning_rate)
+    initial_rate = optimizer.learning_rate
+    rng = np.random.default_rng(random_state)
+    params = params.copy()
+    variables = {name: value.copy() for name, value in variables.items()}
+    result = TrainingResult(params=params.copy(), final_params=params)
+    best = np.inf
+    if score is not None:
+        best = result.initial_validation_score = _quiet(score, params)
+        if verbose:
+            print(f"epoch   0  {score_format.format(best)}  (initial parameters)")
+    recent = []  # accepted batch losses, the reference for "explodes"
+    previous = None  # variables and optimiser state before the last step
+    stale, elapsed = 0, 0.0
+    for epoch in range(1, max_epochs + 1):
+        wall, start = time.perf_counter(), clock()
+        order = rng.permutation(n_samples)
+        losses = []
+        stop = None
+        for first in range(0, n_samples, batch_size):
+            batch = order[first:first + batch_size]
+            loss, grads = _quiet(loss_and_grad, params, batch)
+            if guard and previous is not None and _exploded(loss, grads, recent,
+                                                            explode_factor):
+                # The last step made the loss NaN or explode: undo it, with a smaller step.
+                variables, state = previous
+                optimizer.set_state(state)
+                optimizer.learning_rate *= 0.5
+                result.n_rejected += 1
+                params = decode(params, variables)
+                previous = None
+                loss, grads = _quiet(loss_and_grad, params, batch)
+            if not (np.isfinite(loss) and _finite(grads)):
+                stop = (f"training stopped at epoch {epoch}: the loss or its gradient is "
+                        f"NaN or infinite (loss={loss:g}) and cannot be undone; the best "
+                        "parameters seen are kept")
+                break
+            if optimizer.learning_rate < 1e-6 * initial_rate:
+                stop = (f"training stopped at epoch {epoch}: the learning rate fell to "
+                        f"{optimizer.learning_rate:g} after {result.n_rejected} undone "
+                        "steps; the best parameters seen are kept")
+                break
+            losses.append(loss)
+            recent = (recent + [loss])[-20:]
+            grads, _ = clip_by_norm(grads, clip_norm)
+            previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
+            optimizer.step(variables, grads)
+            params = decode(params, variables)
+            if project is not None and project(params, variables):
+                result.n_projected += 1
+        elapsed += clock() - start
+
+        if stop is not None:
+            result.stop_reason = stop
+            # stacklevel 3: the caller of the model's train function
+            warnings.warn(stop, TrainingStoppedWarning, stacklevel=3)
+            if verbose:
+                print(stop)
+            break
+        epoch_loss = float(np.mean(losses))
+        result.loss_curve.append(epoch_loss)
+        if score is not None:
+            value = _quiet(score, params)
+            result.validation_scores.append(value)
+            improved = value < best - tol
+        else:
+            value = epoch_loss
+            improved = value < best * (1 - tol)
+        if improved or (np.isfinite(value) and not np.isfinite(best)):
+            best, result.best_epoch, result.params, stale = value, epoch, params.copy(), 0
+        else:
+            stale += 1
+        result.epoch_times.append(time.perf_counter() - wall)
+        result.train_seconds.append(elapsed)
+        result.n_epochs, result.final_params = epoch, params
+        if verbose:
+            shown = f"  {score_format.format(value)}" if score is not None else ""
+            print(f"epoch {epoch:3d}  loss {epoch_loss:.6g}{shown}  "
+                  f"{result.epoch_times[-1]:.2f} s{'  *' if result.best_epoch == epoch else ''}")
+        if callback is not None and callback(result):
+            result.stop_reason = "callback"
+            break
+        if n_iter_no_change is not None and stale >= n_iter_no_change:
+            result.stop_reason = "no improvement"
+            break
+        if max_seconds is not None and elapsed >= max_seconds:
+            result.stop_reason = "max_seconds"
+            break
+    result.final_params = params
+    return result
 
 
 def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2"),
           optimizer="rmsprop", learning_rate=1e-4, batch_size=50, max_epochs=100,
-          X_val=None, Y_val=None, n_iter_no_change=None, tol=0.0, clip_norm=None,
-          dtype=None, random_state=None, guard=True, explode_factor=10.0, verbose=False):
+          max_seconds=None, X_val=None, Y_val=None, score=None, n_iter_no_change=None,
+          tol=0.0, clip_norm=None, dtype=None, random_state=None, guard=True,
+          explode_factor=10.0, clock=time.perf_counter, callback=None, verbose=False):
     """Train a SISTA-RNN by mini-batch gradient descent on the mean squared error.
+
+    The loop is :func:`train_loop`'s; this function gives it the SISTA-RNN's parameters,
+    gradients and stability guard (see the module's docstring).
 
     Parameters
     ----------
@@ -230,9 +422,15 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
         Ignored when ``optimizer`` is an object.
     batch_size : int, default=50
     max_epochs : int, default=100
+    max_seconds : float, optional
+        Stop after the epoch during which the training time (on ``clock``, validation
+        excluded) reached this budget.
     X_val, Y_val : ndarrays, optional
         Validation data; the best parameters are chosen on its NMSE. Without it, on the
         mean training loss of each epoch.
+    score : callable, optional
+        ``score(params)``, lower is better: chooses the best epoch instead of the
+        validation NMSE (e.g. minus a validation PSNR). Not counted in the training time.
     n_iter_no_change : int, optional
         Stop after this many epochs without an improvement of more than ``tol`` (in dB of
         validation NMSE, or relative training loss). None: run ``max_epochs``.
@@ -250,6 +448,12 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
     explode_factor : float, default=10.0
         A batch loss above this factor times the median of the recent accepted losses
         counts as an explosion.
+    clock : callable, default=time.perf_counter
+        The clock of ``max_seconds`` and ``train_seconds``; ``time.process_time`` counts
+        the CPU time of this process only.
+    callback : callable, optional
+        ``callback(result)`` after every epoch, with the :class:`TrainingResult` so far; a
+        true return value stops training.
     verbose : bool, default=False
         Print the loss, the validation score and the time of every epoch.
 
@@ -261,98 +465,50 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
     unknown = set(learn) - set(LEARNABLE)
     if unknown:
         raise ValueError(f"cannot learn {sorted(unknown)}; choose among {LEARNABLE}")
-    if isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, learning_rate)
-    initial_rate = optimizer.learning_rate
-    rng = np.random.default_rng(random_state)
-    n = len(X)
-    validate = X_val is not None and len(X_val) > 0
-    current = params.copy()
-    variables = _to_variables(current, learn)
-    stability_ratio = _stability_ratio(current) if guard else None
+    score_format = "score {:8.3f}"
+    if score is None and X_val is not None and len(X_val) > 0:
+        def score(current):
+            return float(nmse_db(Y_val, forward(current, X_val, n_layers, dtype=dtype)))
+        score_format = "validation NMSE {:8.3f} dB"
+    project = None
+    if guard:
+        ratio = _stability_ratio(params)
 
-    result = TrainingResult(params=current.copy(), final_params=current)
-    best = np.inf
-    if validate:
-        best = result.initial_validation_score = _validation_score(current, X_val, Y_val,
-                                                                   n_layers, dtype)
-        if verbose:
-            print(f"epoch   0  validation NMSE {best:8.3f} dB  (initial parameters)")
-    recent = []  # accepted batch losses, the reference for "explodes"
-    previous = None  # variables and optimiser state before the last step
-    stale = 0
-    for epoch in range(1, max_epochs + 1):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        losses = []
-        stop = None
-        for first in range(0, n, batch_size):
-            batch = order[first:first + batch_size]
-            loss, grads = _loss_and_grad(current, X[batch], Y[batch], n_layers, learn, dtype)
-            if guard and previous is not None and _exploded(loss, grads, recent,
-                                                            explode_factor):
-                # The last step made the loss NaN or explode: undo it, with a smaller step.
-                variables, state = previous
-                optimizer.set_state(state)
-                optimizer.learning_rate *= 0.5
-                result.n_rejected += 1
-                current = _from_variables(current, variables)
-                previous = None
-                loss, grads = _loss_and_grad(current, X[batch], Y[batch], n_layers, learn,
-                                             dtype)
-            if not (np.isfinite(loss) and _finite(grads)):
-                stop = (f"training stopped at epoch {epoch}: the loss or its gradient is "
-                        f"NaN or infinite (loss={loss:g}) and cannot be undone; the best "
-                        "parameters seen are kept")
-                break
-            if optimizer.learning_rate < 1e-6 * initial_rate:
-                stop = (f"training stopped at epoch {epoch}: the learning rate fell to "
-                        f"{optimizer.learning_rate:g} after {result.n_rejected} undone "
-                        "steps; the best parameters seen are kept")
-                break
-            losses.append(loss)
-            recent = (recent + [loss])[-20:]
-            grads, _ = clip_by_norm(_variable_grads(current, grads), clip_norm)
-            previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
-            optimizer.step(variables, grads)
-            current = _from_variables(current, variables)
-            if guard and _raise_alpha(current, variables, stability_ratio):
-                result.n_alpha_raised += 1
+        def project(current, variables):
+            return _raise_alpha(current, variables, ratio)
 
-        if stop is not None:
-            result.stop_reason = stop
-            warnings.warn(stop, TrainingStoppedWarning, stacklevel=2)
-            if verbose:
-                print(stop)
-            break
-        epoch_loss = float(np.mean(losses))
-        result.loss_curve.append(epoch_loss)
-        if validate:
-            score = _validation_score(current, X_val, Y_val, n_layers, dtype)
-            result.validation_scores.append(score)
-            improved = score < best - tol
-        else:
-            score = epoch_loss
-            improved = score < best * (1 - tol)
-        if improved or (np.isfinite(score) and not np.isfinite(best)):
-            best, result.best_epoch, result.params, stale = score, epoch, current.copy(), 0
-        else:
-            stale += 1
-        result.epoch_times.append(time.perf_counter() - start)
-        result.n_epochs = epoch
-        if verbose:
-            shown = f"  validation NMSE {score:8.3f} dB" if validate else ""
-            print(f"epoch {epoch:3d}  loss {epoch_loss:.6g}{shown}  "
-                  f"{result.epoch_times[-1]:.2f} s{'  *' if result.best_epoch == epoch else ''}")
-        if n_iter_no_change is not None and stale >= n_iter_no_change:
-            result.stop_reason = "no improvement"
-            break
-    result.final_params = current
-    return result
+    def batch_loss_and_grad(current, batch):
+        loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, learn, dtype=dtype)
+        return loss, _variable_grads(current, grads)
+
+    return train_loop(params, _to_variables(params, learn), batch_loss_and_grad, len(X),
+                      decode=_from_variables, project=project, score=score,
+                      optimizer=optimizer, learning_rate=learning_rate,
+                      batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
+                      clock=clock, n_iter_no_change=n_iter_no_change, tol=tol,
+                      clip_norm=clip_norm, guard=guard, explode_factor=explode_factor,
+                      random_state=random_state, callback=callback, verbose=verbose,
+                      score_format=score_format)
 
 
 # ----------------------------------------------------------------------------------------
 # internals
+
+
+def _quiet(function, *args):
+    # Overflow is detected (and undone) by the loop: no numpy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return function(*args)
+
+
+def _finite(grads):
+    return all(np.isfinite(g).all() for g in grads.values())
+
+
+def _exploded(loss, grads, recent, factor):
+    if not (np.isfinite(loss) and _finite(grads)):
+        return True
+    return bool(recent) and loss > factor * float(np.median(recent))
 
 
 def _to_variables(params, learn):
@@ -374,22 +530,6 @@ def _variable_grads(params, grads):
             for name, g in grads.items()}
 
 
-def _loss_and_grad(params, X, Y, n_layers, learn, dtype):
-    # Overflow is detected (and undone) by the caller: no numpy warnings.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return loss_and_grad(params, X, Y, n_layers, learn, dtype=dtype)
-
-
-def _finite(grads):
-    return all(np.isfinite(g).all() for g in grads.values())
-
-
-def _exploded(loss, grads, recent, factor):
-    if not (np.isfinite(loss) and _finite(grads)):
-        return True
-    return bool(recent) and loss > factor * float(np.median(recent))
-
-
 def _stability_ratio(params):
     """The fraction of the Lipschitz bound that alpha must keep: at most 1.001."""
     bound = lipschitz_constant(params.A, params.D, params.lam2)
@@ -405,8 +545,3 @@ def _raise_alpha(params, variables, ratio):
     if "alpha" in variables:
         variables["alpha"] = np.array(np.log(floor))
     return True
-
-
-def _validation_score(params, X, Y, n_layers, dtype):
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(nmse_db(Y, forward(params, X, n_layers, dtype=dtype)))

@@ -72,3 +72,13 @@ def test_training_stops_on_the_time_budget():
     result = generic_rnn.train(GenericRNNParams.random(8, 6, random_state=0), X, Y,
                                max_epochs=50, max_seconds=3, clock=lambda: next(ticks))
     assert result.n_epochs == 3 and result.train_seconds == [1, 2, 3]
+    assert result.stop_reason == "max_seconds"
+
+
+def test_callback_can_stop_training():
+    X, Y, _, _ = make_sparse_sequences(20, 8, 8, 6, random_state=0)
+    epochs = []
+    result = generic_rnn.train(GenericRNNParams.random(8, 6, random_state=0), X, Y,
+                               batch_size=10, max_epochs=50,
+                               callback=lambda r: epochs.append(r.n_epochs) or r.n_epochs == 2)
+    assert epochs == [1, 2] and result.n_epochs == 2 and result.stop_reason == "callback"

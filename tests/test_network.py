@@ -1,9 +1,11 @@
 """Tests of the SISTA-RNN forward pass and its hand-written gradients."""
 
+import numba
 import numpy as np
 import pytest
 
 from sparserec import network, sista
+from sparserec.solvers import per_thread
 from sparserec.network import LEARNABLE, SISTAParams, forward, loss_and_grad
 
 
@@ -140,3 +142,47 @@ def test_unknown_parameter_name_is_rejected():
     params, X, Y = random_problem(seed=6)
     with pytest.raises(ValueError, match="cannot learn"):
         loss_and_grad(params, X, Y, 3, learn=("D", "bias"))
+
+
+@pytest.fixture
+def numba_threads():
+    """The most threads numba allows here (at most 3, for an uneven split); restored after."""
+    n_max = min(3, numba.config.NUMBA_NUM_THREADS)
+    if n_max < 2:
+        pytest.skip("numba has a single thread here")
+    before = numba.get_num_threads()
+    yield n_max
+    numba.set_num_threads(before)
+
+
+def test_per_thread_gives_one_chunk_to_each_thread(numba_threads):
+    numba.set_num_threads(numba_threads)
+    chunks = per_thread(lambda start, stop: (start, stop), 7)
+    assert len(chunks) == numba_threads
+    assert [c[0] for c in chunks[1:]] == [c[1] for c in chunks[:-1]]
+    assert chunks[0][0] == 0 and chunks[-1][1] == 7
+    numba.set_num_threads(1)
+    assert per_thread(lambda start, stop: (start, stop), 7) == [(0, 7)]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_threads_over_the_batch_agree_with_one_thread(numba_threads, dtype, rtol):
+    params, X, Y = random_problem(seed=7, B=7, T=6)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    weights = network.effective_weights(params)
+    results = []
+    for n in (1, numba_threads):
+        numba.set_num_threads(n)
+        results.append((loss_and_grad(params, X, Y, 3, learn=LEARNABLE),
+                        network.loss_and_weight_grads(weights, params.D, params.h0, X, Y, 3),
+                        forward(params, X, 3, return_codes=True)))
+    (one, weights_one, forward_one), (many, weights_many, forward_many) = results
+    assert many[0] == pytest.approx(one[0], rel=rtol)
+    assert weights_many[0] == pytest.approx(weights_one[0], rel=rtol)
+    for name in LEARNABLE:
+        assert relative_error(one[1][name], many[1][name]) < rtol, name
+    for name, g in weights_one[1].items():
+        assert relative_error(g, weights_many[1][name]) < rtol, name
+    for a, b in zip(forward_one, forward_many, strict=True):
+        assert b.dtype == dtype
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * np.abs(a).max())

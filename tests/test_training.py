@@ -9,7 +9,7 @@ from sparserec import lipschitz_constant, nmse_db
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 from sparserec.network import SISTAParams, forward
 from sparserec.training import (Adam, RMSprop, TrainingStoppedWarning, clip_by_norm,
-                                make_optimizer, train)
+                                make_optimizer, train, train_loop)
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,105 @@ def test_verbose_prints_loss_validation_and_time_per_epoch(task, capsys):
     assert len(lines) == 3
     assert "loss" in lines[2] and "validation NMSE" in lines[2]
     assert re.search(r"\d+\.\d\d s", lines[2])
+
+
+# The shared loop, on a toy model: the mean of 0.5 (w - t)^2 over the batch's targets t,
+# NaN where |w| > 4 (a stand-in for a recursion that diverges).
+TARGETS = np.linspace(0.5, 1.5, 20)
+
+
+def toy_loss_and_grad(params, batch):
+    residual = params["w"] - TARGETS[batch]
+    if np.abs(params["w"]) > 4:
+        return np.nan, {"w": np.array(np.nan)}
+    return 0.5 * float(np.mean(residual**2)), {"w": np.array(np.mean(residual))}
+
+
+def toy_loop(start=0.0, **kwargs):
+    settings = dict(decode=lambda params, variables: {"w": float(variables["w"])},
+                    optimizer="adam", learning_rate=0.1, batch_size=5, max_epochs=10,
+                    random_state=0)
+    return train_loop({"w": start}, {"w": np.array(start)}, toy_loss_and_grad, len(TARGETS),
+                      **{**settings, **kwargs})
+
+
+def test_loop_minimises_and_keeps_the_best_epoch():
+    result = toy_loop(max_epochs=30)
+    assert result.n_epochs == 30 and result.stop_reason == "max_epochs"
+    assert abs(result.final_params["w"] - 1.0) < 0.2
+    assert result.loss_curve[result.best_epoch - 1] == min(result.loss_curve)
+
+
+def test_loop_stops_on_the_time_budget_of_its_clock():
+    ticks = iter(range(1000))  # two readings per epoch: one second of training each
+    result = toy_loop(max_epochs=50, max_seconds=3, clock=lambda: next(ticks))
+    assert result.n_epochs == 3 and result.train_seconds == [1, 2, 3]
+    assert result.stop_reason == "max_seconds"
+
+
+def test_sista_training_stops_on_the_time_budget(task):
+    ticks = iter(range(1000))
+    result = train(task["params"], task["X"][:20], task["Y"][:20], max_epochs=50,
+                   max_seconds=2, clock=lambda: next(ticks), random_state=0)
+    assert result.n_epochs == 2 and result.train_seconds == [1, 2]
+    assert result.stop_reason == "max_seconds"
+
+
+def test_callback_sees_every_epoch_and_can_stop_training():
+    seen = []
+
+    def callback(result):
+        seen.append((result.n_epochs, result.final_params["w"], result.loss_curve[-1]))
+        return result.n_epochs == 4
+
+    result = toy_loop(callback=callback)
+    assert result.n_epochs == 4 and result.stop_reason == "callback"
+    assert [epoch for epoch, _, _ in seen] == [1, 2, 3, 4]
+    assert seen[-1][1] == result.final_params["w"]
+
+
+def test_sista_training_callback_and_score(task):
+    scores = []
+    result = train(task["params"], task["X"][:50], task["Y"][:50], max_epochs=5,
+                   learning_rate=1e-3, random_state=0, score=lambda p: -p.lam1,
+                   callback=lambda r: scores.append(r.validation_scores[-1]) or r.n_epochs == 2)
+    assert result.n_epochs == 2 and result.stop_reason == "callback"
+    assert result.initial_validation_score == -task["params"].lam1
+    assert scores == result.validation_scores
+
+
+def test_loop_undoes_a_step_into_nan_and_halves_the_learning_rate():
+    optimizer = Adam(learning_rate=5.0)  # the first step jumps to w = -5 or 5: NaN
+    result = toy_loop(optimizer=optimizer, max_epochs=20)
+    assert result.n_rejected >= 1 and optimizer.learning_rate <= 2.5
+    assert result.stop_reason == "max_epochs" and np.isfinite(result.loss_curve).all()
+    assert abs(result.final_params["w"] - 1.0) < 0.5
+
+
+def test_loop_without_guard_stops_at_the_first_nan():
+    with pytest.warns(TrainingStoppedWarning, match="NaN or infinite"):
+        result = toy_loop(optimizer=Adam(learning_rate=5.0), guard=False)
+    assert result.n_epochs == 0 and result.n_rejected == 0
+    assert result.params == {"w": 0.0}
+
+
+def test_explosions_are_undone_only_above_the_explode_factor():
+    # Adam's first step, from the optimum w = 1 to w = 4 or -2: a finite loss about 100
+    # times the first one
+    for factor, undone in [(10.0, True), (np.inf, False)]:
+        result = toy_loop(start=1.0, optimizer=Adam(learning_rate=3.0), max_epochs=1,
+                          explode_factor=factor)
+        assert (result.n_rejected > 0) == undone
+
+
+def test_project_corrects_every_step_and_is_counted():
+    def project(params, variables):
+        if params["w"] <= 0.8:
+            return False
+        params["w"] = 0.8
+        variables["w"] = np.array(0.8)
+        return True
+
+    result = toy_loop(project=project, max_epochs=20)
+    assert result.final_params["w"] == 0.8 and result.n_projected > 0
+    assert result.n_alpha_raised == result.n_projected
