@@ -11,7 +11,7 @@ lam2} (and optionally A and h0), held in a :class:`SISTAParams`. :func:`loss_and
 backpropagates the mean squared error through time and through the K layers by hand
 (two numba kernels), then applies the chain rule once per batch to theta. The sequences
 of a batch are split across numba's threads (``numba.set_num_threads`` sets how many;
-:func:`sparserec.solvers.per_thread`), BLAS on one thread inside them: they are independent
+:func:`sparserec.solvers.in_threads`), BLAS on one thread inside them: they are independent
 but for the weight gradients, sums over the batch, which each thread accumulates for its
 own sequences and which are then added in float64.
 
@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .solvers import _one_blas_thread, lipschitz_constant, per_thread
+from .solvers import _one_blas_thread, in_threads, lipschitz_constant
 
 __all__ = ["SISTAParams", "Weights", "LEARNABLE", "effective_weights", "forward",
            "forward_weights", "loss_and_grad", "loss_and_weight_grads"]
@@ -191,7 +191,8 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
     y_hat = np.empty((B, T, N), dtype)
     h = np.empty((B, T, N), dtype) if return_codes else None
     with _one_blas_thread():  # threads of our own over the batch instead
-        per_thread(_forward_chunk, B, weights, D, h0, X, n_layers, dtype, y_hat, h)
+        in_threads(_forward_chunk, B, weights, D, h0, X, n_layers, dtype, y_hat, h,
+                   chunks_per_thread=1)
     return (y_hat, h) if return_codes else y_hat
 
 
@@ -272,8 +273,8 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
     B, T, _ = X.shape
     N = weights.S.shape[0]
     with _one_blas_thread():  # threads of our own over the batch instead
-        chunks = per_thread(_loss_and_grads_chunk, B, weights, D, h0, X, Y, n_layers, dtype,
-                            output_grad, 2.0 / (B * T * N))
+        chunks = in_threads(_loss_and_grads_chunk, B, weights, D, h0, X, Y, n_layers, dtype,
+                            output_grad, 2.0 / (B * T * N), chunks_per_thread=1)
     sq, gS, gW_stack, gV, gb, gh0, gD = (_total(part) for part in zip(*chunks, strict=True))
     grads = {"S": gS.astype(np.float64), "V": gV.astype(np.float64),
              "W1": gW_stack[:N].astype(np.float64), "W": gW_stack[N:].astype(np.float64),

@@ -445,42 +445,29 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-def in_threads(kernel, n_rows, *args):
-    """Call ``kernel(*args, start, stop)`` over chunks of ``range(n_rows)`` in threads.
+def in_threads(kernel, n_rows, *args, chunks_per_thread=4):
+    """``[kernel(*args, start, stop)]`` over chunks of ``range(n_rows)``, in threads.
 
-    The kernels release the GIL and write disjoint rows of their outputs. Threads instead
-    of numba's ``prange`` because a parallel kernel takes seconds longer to compile, which
-    every user pays on the first call. Four chunks per thread balance uneven rows.
-    """
-    n_threads = min(n_rows, numba.get_num_threads())
-    if n_threads <= 1:
-        kernel(*args, 0, n_rows)
-        return
-    bounds = np.linspace(0, n_rows, min(n_rows, 4 * n_threads) + 1).astype(np.int64)
-    with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]), range(len(bounds) - 1)))
-
-
-def per_thread(function, n_rows, *args):
-    """``[function(*args, start, stop)]`` over one chunk of ``range(n_rows)`` per thread.
-
-    For work that keeps its own accumulators per chunk (gradients summed over a batch):
-    one chunk per thread keeps them few and the chunks' matrix products large. The
-    threads are numba's count (:func:`numba.get_num_threads`) and ``function`` should
-    release the GIL for most of its time (numba ``nogil`` kernels, numpy products).
+    The kernels release the GIL (numba ``nogil`` kernels, numpy products) and write
+    disjoint rows of their outputs. Threads instead of numba's ``prange`` because a
+    parallel kernel takes seconds longer to compile, which every user pays on the first
+    call. The threads are numba's count (:func:`numba.get_num_threads`). Several chunks
+    per thread balance uneven rows; one suits work that keeps accumulators per chunk
+    (gradients summed over a batch), keeping them few and the chunks' products large.
 
     Returns
     -------
     list
-        The results, in the order of the chunks.
+        The kernel's results, in the order of the chunks.
     """
     n_threads = min(n_rows, numba.get_num_threads())
     if n_threads <= 1:
-        return [function(*args, 0, n_rows)]
-    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
+        return [kernel(*args, 0, n_rows)]
+    bounds = np.linspace(0, n_rows, min(n_rows, chunks_per_thread * n_threads) + 1)
+    bounds = bounds.astype(np.int64).tolist()
     with ThreadPoolExecutor(n_threads) as pool:
-        return list(pool.map(lambda i: function(*args, int(bounds[i]), int(bounds[i + 1])),
-                             range(n_threads)))
+        return list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]),
+                             range(len(bounds) - 1)))
 
 
 def _signal_batch(x, A, D):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sparserec import network, sista
-from sparserec.solvers import per_thread
+from sparserec.solvers import in_threads
 from sparserec.network import LEARNABLE, SISTAParams, forward, loss_and_grad
 
 
@@ -155,14 +155,16 @@ def numba_threads():
     numba.set_num_threads(before)
 
 
-def test_per_thread_gives_one_chunk_to_each_thread(numba_threads):
+@pytest.mark.parametrize("chunks_per_thread", [1, 4])
+def test_in_threads_covers_the_rows_in_order(numba_threads, chunks_per_thread):
     numba.set_num_threads(numba_threads)
-    chunks = per_thread(lambda start, stop: (start, stop), 7)
-    assert len(chunks) == numba_threads
+    chunks = in_threads(lambda start, stop: (start, stop), 7,
+                        chunks_per_thread=chunks_per_thread)
+    assert len(chunks) == min(7, chunks_per_thread * numba_threads)
     assert [c[0] for c in chunks[1:]] == [c[1] for c in chunks[:-1]]
     assert chunks[0][0] == 0 and chunks[-1][1] == 7
     numba.set_num_threads(1)
-    assert per_thread(lambda start, stop: (start, stop), 7) == [(0, 7)]
+    assert in_threads(lambda start, stop: (start, stop), 7) == [(0, 7)]
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
