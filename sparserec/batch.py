@@ -212,6 +212,7 @@ def solve_file(task):
     start = time.perf_counter()
     report = Report(task.input, task.output)
     try:
+        io.remove_leftovers(task.output)  # of an earlier run's killed worker
         if task.existing == "skip" and io.is_complete(task.output):
             _fill_from_output(report, task)
         else:

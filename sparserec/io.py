@@ -15,6 +15,7 @@ The formats are those of ``architecture.md``:
   hyperparameters.
 """
 
+import glob
 import json
 import os
 import tempfile
@@ -286,6 +287,18 @@ def atomic_path(path):
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_leftovers(path):
+    """Remove the temporary files that interrupted writes of ``path`` left behind.
+
+    :func:`atomic_path` removes its temporary file on any error, but not when the process
+    is killed (a lost cluster worker, ``kill -9``). Call this only where nothing else is
+    writing ``path`` at the same time, as a batch task that owns its output.
+    """
+    path = Path(path)
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def write_npz(path, arrays):

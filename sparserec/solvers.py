@@ -294,7 +294,7 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     >>> from sparserec import sista, paper_matrices
     >>> A, D, F = paper_matrices()
     >>> x = np.random.default_rng(0).standard_normal((128, 32))  # T = 128 frames
-    >>> result = sista(x, A, lam1=0.5, lam2=1.0, D=D, F=F, alpha=1.0, n_iter=3)
+    >>> result = sista(x, A, lam1=0.5, lam2=1.0, D=D, F=F, n_iter=3)  # alpha: the bound
     >>> result.y_hat.shape
     (128, 128)
     """

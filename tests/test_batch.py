@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,9 +135,13 @@ def test_an_interrupted_run_resumes_with_only_what_is_missing(inputs, serial, tm
     stamps = {name: os.stat(out / name).st_mtime_ns for name in first}
 
     monkeypatch.undo()
+    # What a worker killed in the middle of a write leaves: a hidden temporary file.
+    killed = out / f".{Path(batch.output_path(inputs[9], out, 'sista')).name}.x1y2z3.tmp"
+    killed.write_bytes(b"PK\x03\x04 half a file")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
     assert f"{N_FILES} files: 13 done, 7 skipped, 0 failed" in result.stdout
+    assert not killed.exists() and not list(out.glob(".*"))
     assert {name: os.stat(out / name).st_mtime_ns for name in first} == stamps
     _assert_same_outputs(out, serial)
 

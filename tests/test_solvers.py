@@ -114,6 +114,7 @@ def test_alpha_below_the_lipschitz_bound_warns(lasso_problem):
     A, X = lasso_problem(20, 40, batch=2)
     bound = np.linalg.norm(A, 2) ** 2
     with pytest.warns(StepSizeWarning, match="below the Lipschitz bound"):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 iterations, on purpose
         fista(X, A, 0.1, alpha=0.5 * bound, max_iter=3, tol=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", StepSizeWarning)
