@@ -4,6 +4,7 @@
 # skipped, so resubmitting the same array after a failure or a timeout does only what is
 # missing. Submit with
 #
+#     sparserec warmup      # once: compile the kernels into numba's cache for all tasks
 #     sbatch --array=0-15 slurm_array_job.sh data results
 #
 # On PBS Pro use "#PBS -J 0-15" and PBS_ARRAY_INDEX (Torque: "#PBS -t", PBS_ARRAYID) in

@@ -33,9 +33,9 @@ def _command():
     return [script] if script else [sys.executable, "-m", "sparserec"]
 
 
-def _run(*args, cwd):
+def _run(*args, cwd, env=None):
     return subprocess.run(_command() + [str(a) for a in args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
 
 
 def _invoke(*args, cwd):
@@ -94,6 +94,15 @@ def test_demo_by_the_console_script_prints_psnr_and_writes_a_figure(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PSNR" in result.stdout and "wrote demo.png" in result.stdout
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_warmup_fills_numba_cache(tmp_path):
+    cache = tmp_path / "cache"
+    result = _run("warmup", "-m", "amp", "--dtype", "float64", cwd=tmp_path,
+                  env=dict(os.environ, NUMBA_CACHE_DIR=str(cache)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("amp ") and result.stderr == ""
+    assert list(cache.rglob("*.nbi")) and list(cache.rglob("*.nbc"))
 
 
 def test_fit_then_predict_by_the_console_script(tmp_path):
