@@ -71,11 +71,11 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     Notes
     -----
     Each signal runs an outer loop (duality gap from ``G`` and ``Phi^T x``, gap-safe
-    screening, a working set of the support and the 16 worst KKT violators) around cyclic
-    coordinate descent on the working set with Anderson acceleration, which is solved to
-    0.3 times the outer violation until it holds every violator, then to ``tol`` (the
-    scheme of celer and skglm). Because the in-kernel gap uses
-    ``||r||^2 = ||x||^2 - h.c - h.q``, which cancels, the final gap is recomputed from the
+    screening, a working set of the support and the 16 worst KKT violators or
+    near-violators) around cyclic coordinate descent on the working set with Anderson
+    acceleration, which is solved to 0.3 times the outer violation until it holds every
+    violator, then to ``tol`` (the scheme of celer and skglm). Because the in-kernel gap
+    uses ``||r||^2 = ||x||^2 - h.c - h.q``, which cancels, the final gap is recomputed from the
     explicit residual in float64, and a signal found above ``tol`` is solved once more.
 
     Examples
