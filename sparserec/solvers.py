@@ -9,8 +9,10 @@ Every solver works on a whole batch at once (matrix-matrix products inside numba
 kernels) and returns a :class:`SolverResult`.
 """
 
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numba
@@ -425,9 +427,13 @@ def _proximal_gradient(X, Phi, PhiT, H, lam1, alpha, max_iter, tol, accelerated,
     return h, n_iter, converged, gap, primal, records
 
 
-_BLAS = None
+_BLAS = None  # threadpoolctl's controller, created once
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0  # the calls now inside _one_blas_thread
+_BLAS_LIMITER = None  # what the first of them set, to restore when the last ends
 
 
+@contextmanager
 def _one_blas_thread():
     """A context in which BLAS runs one thread.
 
@@ -436,13 +442,27 @@ def _one_blas_thread():
     slower on a busy machine (benchmarks/bench_training.py). And OpenBLAS's threads spin
     for a while after each product, taking the cores from the threads of
     :func:`in_threads` that follow: the lasso ran 1.4 times slower for it.
-    """
-    global _BLAS
-    if _BLAS is None:  # created once: inspecting the loaded libraries takes a millisecond
-        from threadpoolctl import ThreadpoolController
 
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+    The limit is process-wide, so calls that overlap in several threads share it: the
+    first sets it and the last to end restores the original count, in whatever order they
+    end.
+    """
+    global _BLAS, _BLAS_USERS, _BLAS_LIMITER
+    with _BLAS_LOCK:
+        if _BLAS is None:  # inspecting the loaded libraries takes a millisecond
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        if _BLAS_USERS == 0:
+            _BLAS_LIMITER = _BLAS.limit(limits=1, user_api="blas")
+        _BLAS_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                _BLAS_LIMITER.restore_original_limits()
 
 
 def in_threads(kernel, n_rows, *args, chunks_per_thread=4):

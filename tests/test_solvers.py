@@ -315,3 +315,26 @@ def test_soft_threshold_keeps_float32_and_shape(z, tau):
 def test_soft_threshold_rejects_a_negative_threshold():
     with pytest.raises(ValueError, match="non-negative"):
         soft_threshold([1.0], -0.1)
+
+
+def test_blas_threads_are_restored_after_overlapping_calls():
+    # Each solver call limits BLAS to one thread while it runs; calls that overlap in
+    # several threads (a threaded Dask worker, a user's pool) may end in any order, and the
+    # last to end must restore the original count.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from sparserec.solvers import _one_blas_thread
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        first, second = _one_blas_thread(), _one_blas_thread()
+        first.__enter__()
+        second.__enter__()
+        assert set(blas_threads()) == {1}
+        first.__exit__(None, None, None)  # the first call ends while the second runs
+        assert set(blas_threads()) == {1}
+        second.__exit__(None, None, None)
+        assert blas_threads() == before
