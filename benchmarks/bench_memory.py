@@ -109,6 +109,7 @@ def run(sweeps=SWEEPS, plot=None):
 
 def save_plot(results, sweeps, path):
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, len(sweeps), figsize=(4 * len(sweeps), 6), squeeze=False)
@@ -123,6 +124,9 @@ def save_plot(results, sweeps, path):
                                "s--", label="peak traced (numpy)")
         axes[1, column].set_ylabel("MiB")
         axes[1, column].set_xlabel(name)
+        for ax in axes[:, column]:  # the measured sizes as ticks, no crowded minor labels
+            ax.set_xticks(sizes, [str(size) for size in sizes])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[1, 0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
