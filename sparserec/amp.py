@@ -22,7 +22,8 @@ from numba import njit
 
 from .phase import minimax_threshold
 from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _signal_batch, lasso_duality_gap)
+                      _initial_codes, _signal_batch, _synthesis, _times_dictionary,
+                      lasso_duality_gap)
 
 __all__ = ["AMPResult", "amp"]
 
@@ -139,7 +140,8 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     if not (np.isscalar(damping) and 0 <= damping < 1):
         raise ValueError(f"damping must be a number in [0, 1), got {damping!r}")
 
-    Phi64 = np.asarray(A, np.float64) @ np.asarray(D, np.float64)
+    Phi64 = _times_dictionary(np.asarray(A, np.float64),
+                              None if D is None else np.asarray(D, np.float64))
     # Rescale to unit mean column norm: the Onsager term ||h||_0 / M assumes it, and the
     # threshold rule is then free of the matrix's scale.
     scale = float(np.linalg.norm(Phi64) / np.sqrt(N))
@@ -159,7 +161,7 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     _warn(converged, diverged, B, tol, max_iter)
     settings = dict(method="amp", tau=float(tau), damping=float(damping), max_iter=max_iter,
                     tol=tol, scale=scale, dtype=dtype.name)
-    y_hat = h @ D.T
+    y_hat = _synthesis(h, D)
     fields = (h, y_hat, n_iter, converged, primal, gap, diverged, lam1)
     if single:
         fields = tuple(a[0] for a in fields)

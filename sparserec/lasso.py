@@ -17,8 +17,8 @@ import numpy as np
 
 from . import _lasso_kernels
 from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _one_blas_thread, _signal_batch, fista,
-                      in_threads)
+                      _initial_codes, _one_blas_thread, _signal_batch, _synthesis,
+                      _times_dictionary, fista, in_threads)
 
 __all__ = ["lasso"]
 
@@ -90,7 +90,6 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    identity = D is None  # then Phi = A, and y_hat = h
     X, A, D, dtype, single = _signal_batch(x, A, D)
     B, M = X.shape
     N = A.shape[1]
@@ -108,7 +107,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         return result
 
     H = _initial_codes(h_init, B, N, dtype, "h_init", single)
-    Phi = A if identity else A @ D
+    Phi = _times_dictionary(A, D)
     with _one_blas_thread():  # (OpenBLAS's spinning threads would slow the kernel's)
         n_iter, gap, primal = _gram_cd(X, Phi, H, float(lam1), float(tol), max_iter, positive)
     converged = gap <= tol
@@ -129,7 +128,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         warnings.warn(f"lasso: {np.count_nonzero(~converged)} of {B} signals did not reach "
                       f"tol={tol} in max_iter={max_iter} epochs", ConvergenceWarning,
                       stacklevel=2)
-    y_hat = H.copy() if identity else H @ D.T
+    y_hat = _synthesis(H, D)
     settings = dict(method="lasso:cd", lam1=float(lam1), max_iter=max_iter, tol=tol,
                     positive=positive, dtype=dtype.name)
     if single:

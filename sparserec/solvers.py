@@ -122,10 +122,11 @@ def lipschitz_constant(A, D=None, lam2=0.0, *, max_iter=200, tol=1e-10, random_s
         The estimate. Power iteration approaches the norm from below.
     """
     A = np.asarray(A, dtype=np.float64)
-    Phi = A if D is None else A @ np.asarray(D, dtype=np.float64)
+    D = None if D is None else np.asarray(D, dtype=np.float64)
+    Phi = _times_dictionary(A, D)
     # Power iteration on Phi^T Phi; the lam2 term adds lam2 ||D v||^2 / ||v||^2, which is
     # exactly lam2 for an orthonormal D and handled through D^T D otherwise.
-    DtD = None if D is None else np.asarray(D, dtype=np.float64).T @ np.asarray(D, np.float64)
+    DtD = None if D is None else D.T @ D
     v = np.random.default_rng(random_state).standard_normal(Phi.shape[1])
     v /= np.linalg.norm(v)
     estimate = 0.0
@@ -307,6 +308,7 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     X = x[None] if single else x
     B, T, M = X.shape
     A, D, N = _check_operators(A, D, M, dtype)
+    D = np.eye(N, dtype=dtype) if D is None else D  # SISTA's (N, N) operators need it anyway
     F = np.eye(N, dtype=dtype) if F is None else _check_square(F, "F", N, dtype)
     _check_penalty(lam1, "lam1")
     _check_penalty(lam2, "lam2")
@@ -357,13 +359,13 @@ def _lasso(method, x, A, lam1, D, alpha, max_iter, tol, h_init, positive, histor
     _check_penalty(lam1, "lam1")
     _check_count(max_iter, "max_iter")
     alpha = _step(alpha, A, D, 0.0)
-    Phi = _c(A @ D, dtype)
+    Phi = _c(_times_dictionary(A, D), dtype)
     PhiT = _c(Phi.T, dtype)
     H = _initial_codes(h_init, B, N, dtype, "h_init", single)
 
     h, n_iter, converged, gap, primal, records = _proximal_gradient(
         X, Phi, PhiT, H, lam1, alpha, max_iter, tol, method == "fista", positive, history)
-    y_hat = h @ D.T
+    y_hat = _synthesis(h, D)
     if not converged.all():
         warnings.warn(f"{method}: {np.count_nonzero(~converged)} of {B} signals did not reach "
                       f"tol={tol} in max_iter={max_iter} iterations", ConvergenceWarning,
@@ -524,12 +526,25 @@ def _as_float_array(a, name):
 
 
 def _check_operators(A, D, M, dtype):
+    """``A`` and ``D`` validated, in ``dtype``; ``D`` stays None for the identity, which is
+    never built: (N, N) is large when N is (3.2 GB for N = 20000)."""
     A, _ = _as_float_array(A, "A")
     if A.ndim != 2 or A.shape[0] != M:
         raise ValueError(f"A must have shape (M, N) = ({M}, N) to match x, got {A.shape}")
     N = A.shape[1]
-    D = np.eye(N, dtype=dtype) if D is None else _check_square(D, "D", N, dtype)
+    D = None if D is None else _check_square(D, "D", N, dtype)
     return A.astype(dtype, copy=False), D, N
+
+
+def _times_dictionary(A, D):
+    """``A D``, or ``A`` itself when ``D`` is None (the identity)."""
+    return A if D is None else A @ D
+
+
+def _synthesis(h, D):
+    """The signals ``D h`` of codes ``h`` in rows: ``h D^T`` (a copy of ``h`` for the
+    identity, None)."""
+    return h.copy() if D is None else h @ D.T
 
 
 def _check_square(a, name, N, dtype):

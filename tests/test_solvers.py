@@ -338,3 +338,30 @@ def test_blas_threads_are_restored_after_overlapping_calls():
         assert set(blas_threads()) == {1}
         second.__exit__(None, None, None)
         assert blas_threads() == before
+
+
+@pytest.mark.parametrize("solve", [
+    lambda x, A: fista(x, A, 0.1, max_iter=5),
+    lambda x, A: ista(x, A, 0.1, max_iter=5),
+    lambda x, A: sparserec.lasso(x, A, 0.1, method="fista", max_iter=5),
+    lambda x, A: sparserec.amp(x, A, max_iter=5),
+])
+def test_no_dictionary_costs_no_n_by_n_identity(solve):
+    # Without D the dictionary is the identity: it must not be built (N x N) nor multiplied
+    # by, which for N = 20000 took 3.2 GB and O(M N^2) work, and crashed OpenBLAS.
+    import tracemalloc
+
+    N = 4000  # an identity would be 128 MB
+    A = np.random.default_rng(0).standard_normal((20, N))
+    x = np.random.default_rng(1).standard_normal((2, 20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solve(x, A)  # compile outside the measure
+        tracemalloc.start()
+        try:
+            result = solve(x, A)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * 2**20
+    np.testing.assert_array_equal(result.y_hat, result.h)
