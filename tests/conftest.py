@@ -1,4 +1,4 @@
-"""Shared test data."""
+"""Shared test data, and the scikit-learn reference of the lasso tests."""
 
 import numpy as np
 import pytest
@@ -22,3 +22,37 @@ def lasso_problem():
     """The generator of random lasso problems (a fixture, so that every test module can use
     it whatever pytest's import mode)."""
     return _lasso_problem
+
+
+#: The lasso problems of the solver tests: name -> (M, N, condition number).
+LASSO_SHAPES = {
+    "wide": (30, 60, 1.0),
+    "tall": (60, 30, 1.0),
+    "wide-ill-conditioned": (30, 60, 30.0),
+    "tall-ill-conditioned": (60, 30, 30.0),
+}
+
+
+@pytest.fixture(params=list(LASSO_SHAPES))
+def lasso_shape(request):
+    """``(name, M, N, condition)``, for each of :data:`LASSO_SHAPES` in turn."""
+    return (request.param, *LASSO_SHAPES[request.param])
+
+
+def _sklearn_objective(A, X, lam1, positive=False):
+    """The lasso objective at scikit-learn's solution (its alpha is lam1 / M), found at a
+    tight tolerance."""
+    from sklearn.linear_model import Lasso
+
+    from sparserec.solvers import lasso_objective
+
+    model = Lasso(alpha=lam1 / A.shape[0], fit_intercept=False, tol=1e-12, max_iter=500_000,
+                  positive=positive)
+    H = np.array([model.fit(A, x).coef_ for x in X])
+    return lasso_objective(X, A, H, lam1)
+
+
+@pytest.fixture
+def sklearn_objective():
+    """The reference objective of the lasso tests: scikit-learn's ``Lasso``."""
+    return _sklearn_objective

@@ -2,36 +2,18 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.linear_model import Lasso as SklearnLasso
 
 import sparserec
 from sparserec import batch, fista, lasso
 from sparserec.solvers import lasso_objective
 
 
-
-def sklearn_objective(A, X, lam1, positive=False):
-    """Reference objective: scikit-learn's Lasso (alpha = lam1 / M) at a tight tolerance."""
-    model = SklearnLasso(alpha=lam1 / A.shape[0], fit_intercept=False, tol=1e-12,
-                         max_iter=500_000, positive=positive)
-    H = np.array([model.fit(A, x).coef_ for x in X])
-    return lasso_objective(X, A, H, lam1)
-
-
-PROBLEMS = {  # name: (M, N, condition number)
-    "wide": (30, 60, 1.0),
-    "tall": (60, 30, 1.0),
-    "wide-ill-conditioned": (30, 60, 30.0),
-    "tall-ill-conditioned": (60, 30, 30.0),
-}
-
-
 @pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("problem", PROBLEMS)
-def test_lasso_reaches_sklearn_objective_and_its_gap(problem, dtype, positive, lasso_problem):
-    m, n, condition = PROBLEMS[problem]
-    A, X = lasso_problem(m, n, batch=6, condition=condition, seed=len(problem))
+def test_lasso_reaches_sklearn_objective_and_its_gap(lasso_shape, dtype, positive, lasso_problem,
+                                                     sklearn_objective):
+    name, m, n, condition = lasso_shape
+    A, X = lasso_problem(m, n, batch=6, condition=condition, seed=len(name))
     lam1, tol = 0.05, 1e-6
     result = lasso(X.astype(dtype), A, lam1, tol=tol, positive=positive)
 
@@ -94,7 +76,7 @@ def test_single_signal_and_dictionary_shapes(lasso_problem):
     np.testing.assert_allclose(result.objective, reference.objective, rtol=1e-6)
 
 
-def test_zero_signal_zero_column_and_duplicated_columns(lasso_problem):
+def test_zero_signal_zero_column_and_duplicated_columns(lasso_problem, sklearn_objective):
     A, X = lasso_problem(20, 30, batch=3, seed=9)
     A[:, 5] = 0.0  # a zero column: its code stays 0
     A[:, 7] = A[:, 6]  # duplicated columns: the Gram block is singular
@@ -105,7 +87,7 @@ def test_zero_signal_zero_column_and_duplicated_columns(lasso_problem):
     np.testing.assert_allclose(result.objective, sklearn_objective(A, X, 0.02), rtol=1e-6)
 
 
-def test_more_nonzeros_than_measurements_still_converges(lasso_problem):
+def test_more_nonzeros_than_measurements_still_converges(lasso_problem, sklearn_objective):
     # a tiny penalty on a wide matrix: supports beyond M make G_SS singular
     A, X = lasso_problem(10, 40, batch=3, seed=10, density=0.6)
     result = lasso(X, A, 1e-4, tol=1e-8)  # CD alone needs more epochs: FISTA ends it
