@@ -26,7 +26,7 @@ import numpy as np
 
 import sparserec
 from sparserec import amp, fista, ista, lipschitz_constant, nmse_db
-from sparserec.solvers import ConvergenceWarning
+from sparserec import ConvergenceWarning
 
 TARGET = -35.0
 

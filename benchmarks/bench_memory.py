@@ -54,7 +54,7 @@ def workload(kind, size):
         X = rng.standard_normal((1000, size, A.shape[0]))
         sparserec.sista(X[:1, :2], A, 0.5, 1.0, D=D, F=F, alpha=1.0, n_iter=3)
         return lambda: sparserec.sista(X, A, 0.5, 1.0, D=D, F=F, alpha=1.0, n_iter=3)
-    from sparserec.network import SISTAParams, loss_and_grad
+    from sparserec.learned import SISTAParams, loss_and_grad
     params = SISTAParams.initial(A, D, F, None, 0.5, 1.0)
     Y = 5 * rng.standard_normal((size, 128, 128)) * (rng.random((size, 128, 128)) < 0.1)
     Y = Y @ D.T

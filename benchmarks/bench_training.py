@@ -23,8 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import sparserec
-from sparserec.network import SISTAParams, loss_and_grad
-from sparserec.training import train
+from sparserec.learned import SISTAParams, loss_and_grad, train
 
 try:
     from benchmarks._common import machine, median_time, print_table
@@ -99,7 +98,7 @@ def torch_epoch(torch, params, X, Y, dtype):
     Xt, Yt = torch.tensor(X, dtype=tdtype), torch.tensor(Y, dtype=tdtype)
 
     def epoch():
-        # log-parameters for the positive scalars, as sparserec.training does
+        # log-parameters for the positive scalars, as sparserec.learned.train does
         theta = {"D": torch.tensor(params.D, dtype=tdtype, requires_grad=True),
                  "F": torch.tensor(params.F, dtype=tdtype, requires_grad=True)}
         logs = {name: torch.tensor(np.log(getattr(params, name)), dtype=tdtype,

@@ -1,4 +1,4 @@
-"""Run every benchmark and print one table of ratios against the targets of issue 6.
+"""Run every benchmark and print one table of ratios against the project's speed targets.
 
 Each comparison runs side by side in this process (start-up and memory in fresh
 subprocesses, as they must), on the same data, with medians over ``--repeats``; the
@@ -90,7 +90,7 @@ def main():
         for r in rows:
             add("5 memory", f"{r['workload']} peak RSS MiB", f"{r['rss']:.0f}", "-", True)
 
-    print_table("Summary (targets of issue 6)", summary,
+    print_table("Summary (against the speed targets)", summary,
                 [("benchmark", "benchmark", "s"), ("measure", "measure", "s"),
                  ("value", "value", "s"), ("target", "target", "s"), ("met", "met", "s")])
 

@@ -6,7 +6,7 @@ Compares, on test images never seen in training (see :func:`sparserec.datasets.p
   to convergence (alpha at the Lipschitz bound);
 - the SISTA-RNN, trained (D, F, alpha, lam1, lam2), with the paper's hyperparameters;
 - a generic stacked RNN with soft-threshold units: the same graph with free matrices and a
-  random initialisation (:mod:`sparserec.generic_rnn`), same kernels and optimiser;
+  random initialisation (:mod:`sparserec.learned.generic_rnn`), same kernels and optimiser;
 - a stacked LSTM, 4 x 128 units, in PyTorch (``examples/lstm_baseline.py``; skipped
   without torch).
 
@@ -44,12 +44,11 @@ import numpy as np  # noqa: E402
 
 from sparserec import sista  # noqa: E402
 from sparserec.datasets import paper_task  # noqa: E402
-from sparserec.generic_rnn import GenericRNNParams  # noqa: E402
-from sparserec.generic_rnn import forward as generic_forward  # noqa: E402
-from sparserec.generic_rnn import train as train_generic  # noqa: E402
+from sparserec.learned import SISTAParams, forward, train  # noqa: E402
+from sparserec.learned.generic_rnn import GenericRNNParams  # noqa: E402
+from sparserec.learned.generic_rnn import forward as generic_forward  # noqa: E402
+from sparserec.learned.generic_rnn import train as train_generic  # noqa: E402
 from sparserec.metrics import psnr  # noqa: E402
-from sparserec.network import SISTAParams, forward  # noqa: E402
-from sparserec.training import train  # noqa: E402
 
 try:
     from skimage.metrics import structural_similarity
@@ -74,7 +73,7 @@ class Config:
     lam2: float = 1.0
     alpha: float = 1.0
     learning_rate: float = 1e-4  # SISTA-RNN and generic RNN (the paper's)
-    guard: bool = True  # sparserec.training.train's stability guard, for the SISTA-RNN
+    guard: bool = True  # sparserec.learned.train's stability guard, for the SISTA-RNN
     lstm_learning_rate: float = 1e-3
     lstm_hidden: int = 128
     lstm_layers: int = 4
@@ -131,7 +130,7 @@ def train_sista_rnn(task, config, initial, log):
     curve = _curve(-result.initial_validation_score, [-v for v in result.validation_scores],
                    result.train_seconds)
     return result.params, curve, {"best_epoch": result.best_epoch,
-                                  "n_alpha_raised": result.n_alpha_raised}
+                                  "n_alpha_raised": result.n_projected}
 
 
 def run(config, out_dir, data_dir=None, images=None, verbose=True):
@@ -233,7 +232,7 @@ def _train_generic(task, config, log):
         max_seconds=config.budget_seconds or None, random_state=config.seed,
         dtype=np.float32, clock=time.process_time,
         score=lambda p: -validation_psnr(task, generic_forward(p, X_val, config.n_layers)))
-    curve = _curve(-result.initial_score, [-v for v in result.validation_scores],
+    curve = _curve(-result.initial_validation_score, [-v for v in result.validation_scores],
                    result.train_seconds, "generic RNN", log)
     return {"params": result.params, "curve": curve, "best_epoch": result.best_epoch}
 

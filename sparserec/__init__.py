@@ -1,23 +1,20 @@
 """sparserec: sparse recovery with fast batched ISTA, FISTA and SISTA, and the SISTA-RNN."""
 
-__version__ = "0.1.0"
-
-from .amp import AMPResult, amp
+from ._version import __version__
 from .datasets import make_sparse_sequences, paper_task, sample_image
-from .lasso import lasso
+from .learned import SISTAParams, TrainingStoppedWarning
 from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identity_dictionary,
                        make_dictionary, paper_matrices, wavelet_dictionary)
 from .metrics import nmse_db, psnr, snr, support_recovery
-from .network import SISTAParams
-from .phase import (PhaseTransition, donoho_tanner_rho, load_phase_transition,
-                    minimax_threshold, phase_transition, recovery_success)
-from .solvers import (ConvergenceWarning, SolverResult, StepSizeWarning, fista, ista,
-                      lipschitz_constant, sista, soft_threshold)
-from .training import TrainingStoppedWarning
+from .phase import PhaseTransition, load_phase_transition, phase_transition, recovery_success
+from .solvers import (SOLVERS, AMPResult, ConvergenceWarning, SolverResult, StepSizeWarning,
+                      amp, fista, ista, lasso, lipschitz_constant, sista, soft_threshold)
+from .theory import donoho_tanner_rho, minimax_threshold
 
 __all__ = [
+    "__version__",
     # solvers
-    "ConvergenceWarning", "SolverResult", "StepSizeWarning", "fista", "ista",
+    "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning", "fista", "ista",
     "lipschitz_constant", "sista", "soft_threshold", "lasso",
     # estimators and the learned mode
     "Lasso", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
@@ -26,7 +23,7 @@ __all__ = [
     "make_dictionary", "paper_matrices", "wavelet_dictionary",
     "nmse_db", "psnr", "snr", "support_recovery", "sample_image", "make_sparse_sequences",
     "paper_task",
-    # approximate message passing and phase transitions
+    # approximate message passing, phase transitions and their theory
     "AMPResult", "amp", "PhaseTransition", "donoho_tanner_rho", "load_phase_transition",
     "minimax_threshold", "phase_transition", "recovery_success",
 ]

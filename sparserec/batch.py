@@ -26,49 +26,26 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ._version import __version__
+from .matrices import make_dictionary
+from .metrics import psnr, snr
+from .solvers import SOLVERS
 
-__all__ = ["Method", "METHODS", "DEFAULTS", "Task", "Report", "solve_arrays", "solve_file",
+__all__ = ["BATCH_OPTIONS", "default_options", "Task", "Report", "solve_arrays", "solve_file",
            "output_path", "plan", "run", "solve_files", "local_client", "connect"]
 
 
-@dataclass(frozen=True)
-class Method:
-    """How a solver is called on a data file.
-
-    Attributes
-    ----------
-    function : str
-        Name of the solver in the ``sparserec`` namespace, called as
-        ``function(x, A, **options)`` and returning a :class:`~sparserec.SolverResult`.
-    sequential : bool
-        The solver takes sequences, (T, M) or (B, T, M); otherwise every row of ``x`` is
-        an independent signal and the solver gets them as one (rows, M) batch.
-    options : tuple of str
-        The keywords it takes among ``lam1, lam2, alpha, n_iter, max_iter, tol, tau, damping,
-        D, F``.
-    """
-
-    function: str
-    sequential: bool
-    options: tuple
+#: Settings of a batch beside the solver's own options: ``dictionary`` (a name for
+#: :func:`sparserec.make_dictionary`, which replaces the file's ``D``; None keeps it) and
+#: the precision of the solve.
+BATCH_OPTIONS = dict(dictionary=None, dtype="float64")
 
 
-_LASSO = ("lam1", "alpha", "max_iter", "tol", "D")
-
-#: The methods of ``sparserec solve --method``: adding a solver is adding a line.
-METHODS = {
-    "ista": Method("ista", sequential=False, options=_LASSO),
-    "fista": Method("fista", sequential=False, options=_LASSO),
-    "lasso": Method("lasso", sequential=False, options=("lam1", "max_iter", "tol", "D")),
-    "sista": Method("sista", sequential=True,
-                    options=("lam1", "lam2", "alpha", "n_iter", "max_iter", "tol", "D", "F")),
-    "amp": Method("amp", sequential=False, options=("tau", "damping", "max_iter", "tol", "D")),
-}
-
-#: Default solver settings of ``sparserec solve`` (``dictionary=None``: the file's ``D``,
-#: or the identity).
-DEFAULTS = dict(lam1=0.1, lam2=1.0, alpha=None, n_iter=None, max_iter=1000, tol=1e-6,
-                dictionary=None, dtype="float64", tau=None, damping=None)
+def default_options(method):
+    """Every setting of a batch with ``method`` at its default (``D`` and ``F`` come from
+    the files)."""
+    options = {k: v for k, v in SOLVERS[method].options.items() if k not in ("D", "F")}
+    return {**options, **BATCH_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -80,12 +57,12 @@ class Task:
     input, output : str
         Paths of the data file and of the result file.
     method : str
-        A key of :data:`METHODS`.
+        A solver of :data:`sparserec.SOLVERS`.
     options : dict
-        Solver settings, as in :data:`DEFAULTS`.
+        Its settings, as :func:`default_options` lists them.
     existing : {'skip', 'error', 'overwrite'}
         What to do when the output exists: skip it when complete (resume), refuse, or
-        replace it (``--force``).
+        replace it.
     """
 
     input: str
@@ -139,9 +116,9 @@ def solve_arrays(data, method, options, source="input"):
     data : dict
         As returned by :func:`sparserec.io.read_data`.
     method : str
-        A key of :data:`METHODS`.
+        A solver of :data:`sparserec.SOLVERS`.
     options : dict
-        Solver settings, as in :data:`DEFAULTS`.
+        Its settings, as :func:`default_options` lists them.
     source : str
         Name of the input for messages.
 
@@ -154,11 +131,7 @@ def solve_arrays(data, method, options, source="input"):
     settings : dict
         The solver's settings (``SolverResult.settings``).
     """
-    import sparserec
-    from .matrices import make_dictionary
-    from .metrics import psnr, snr
-
-    spec = METHODS[method]
+    solver = SOLVERS[method]
     dtype = np.dtype(options["dtype"])
     x, A = data["x"].astype(dtype), data["A"].astype(dtype)
     lead, (M, N) = x.shape[:-1], A.shape
@@ -168,17 +141,16 @@ def solve_arrays(data, method, options, source="input"):
             D = make_dictionary(options["dictionary"], N, dtype)
         except ValueError as error:
             raise io.InputError(f"{source}: dictionary {options['dictionary']!r} does not fit "
-                                f"N = {N} ({error}); expected another --dictionary") from None
+                                f"N = {N} ({error}); expected another dictionary") from None
     operators = {"D": D, "F": data.get("F")}
     for name, value in operators.items():
-        if value is not None and name not in spec.options:
-            raise io.InputError(f"{source}: array {name!r} is given but --method {method} "
+        if value is not None and name not in solver.options:
+            raise io.InputError(f"{source}: array {name!r} is given but method {method!r} "
                                 f"does not use it; expected a method that does, or no {name}")
-    kwargs = {key: options[key] for key in spec.options if key in options}
+    kwargs = {key: options[key] for key in solver.options if key in options}
     kwargs.update({k: None if v is None else v.astype(dtype) for k, v in operators.items()
-                   if k in spec.options})
-    solver = getattr(sparserec, spec.function)
-    result = solver(x if spec.sequential else x.reshape(-1, M), A, **kwargs)
+                   if k in solver.options})
+    result = solver.function(x if solver.sequential else x.reshape(-1, M), A, **kwargs)
     arrays = dict(h=result.h.reshape(lead + (N,)), y_hat=result.y_hat.reshape(lead + (N,)),
                   n_iter=result.n_iter.reshape(lead), converged=result.converged.reshape(lead),
                   objective=result.objective.reshape(lead))
@@ -222,7 +194,7 @@ def solve_file(task):
                 warnings.simplefilter("always")
                 arrays, solver = solve_arrays(data, task.method, task.options, task.input)
             settings = dict(request=_request(task), solver=solver,
-                            input=Path(task.input).name, version=_version())
+                            input=Path(task.input).name, version=__version__)
             arrays["settings"] = np.array(json.dumps(settings, default=str))
             io.write_npz(task.output, arrays)
             report.status = "done"
@@ -245,8 +217,8 @@ def _fill_from_output(report, task):
                if made.get(key) != value]
     if changed:
         raise io.InputError(f"{task.output}: exists, made with other settings "
-                            f"({'; '.join(changed)}); expected the same settings, or --force "
-                            "to redo it")
+                            f"({'; '.join(changed)}); expected the same settings, or "
+                            "force=True to redo it")
     report.status = "skipped"
     report.message = "output already complete"
     _fill_counts(report, arrays)
@@ -257,11 +229,6 @@ def _fill_counts(report, arrays):
     report.converged = int(np.count_nonzero(arrays["converged"]))
     if "snr_db" in arrays:
         report.snr_db = float(arrays["snr_db"])
-
-
-def _version():
-    from . import __version__
-    return __version__
 
 
 def output_path(input, out_dir, method):
@@ -281,7 +248,7 @@ def plan(inputs, out_dir, method, options=None, *, force=False):
         Where the outputs go (next to each input when None).
     method : str
     options : dict, optional
-        Solver settings; missing ones take :data:`DEFAULTS`.
+        Settings of the solver; missing ones take their :func:`default_options`.
     force : bool, default=False
         Redo outputs that are already complete.
 
@@ -294,10 +261,9 @@ def plan(inputs, out_dir, method, options=None, *, force=False):
     InputError
         If two inputs would write the same output.
     """
-    if method not in METHODS:
-        raise io.InputError(f"--method {method}: unknown method; expected one of "
-                            + ", ".join(METHODS))
-    options = {**DEFAULTS, **(options or {})}
+    if method not in SOLVERS:
+        raise ValueError(f"method must be one of {', '.join(SOLVERS)}; got {method!r}")
+    options = {**default_options(method), **(options or {})}
     tasks, seen = [], {}
     for input in dict.fromkeys(str(p) for p in inputs):
         output = str(output_path(input, out_dir, method))
@@ -370,7 +336,7 @@ def solve_files(inputs, out_dir, method="sista", *, force=False, client=None, **
     client : distributed.Client, optional
         Run one task per file on this Dask cluster.
     **options
-        Solver settings (see :data:`DEFAULTS`).
+        Settings of the solver (see :func:`default_options`).
 
     Returns
     -------
@@ -385,7 +351,7 @@ def _distributed():
         import distributed
     except ImportError:
         raise io.InputError("Dask is not installed; expected pip install "
-                            "'sparserec[distributed]' for --workers or --scheduler") from None
+                            "'sparserec[distributed]' to run on a Dask cluster") from None
     return distributed
 
 
@@ -412,7 +378,7 @@ def connect(address, timeout=30):
     try:
         client = distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError) as error:
-        raise io.InputError(f"--scheduler {address}: cannot connect ({error}); expected the "
-                            "address of a running Dask scheduler") from None
+        raise io.InputError(f"{address}: cannot connect to a Dask scheduler ({error}); "
+                            "expected the address of a running Dask scheduler") from None
     with client:
         yield client

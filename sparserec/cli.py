@@ -1,14 +1,16 @@
 """The ``sparserec`` command: solve, fit, predict, info and demo; batch runs on Dask.
 
-Every command follows the error contract of ``architecture.md``: bad input gets a one-line
+Every command follows the error contract of docs/cli.rst: bad input gets a one-line
 message naming the file, the array and the expectation, and exit code 2, without a
 traceback (``sparserec --debug ...`` shows one); outputs are written atomically and inputs
-are never modified.
+are never modified. The library's messages name its parameters (``force=True``); the
+command shows them as its flags (``--force``).
 """
 
 import glob
 import json
 import math
+import re
 import sys
 import traceback
 from contextlib import nullcontext
@@ -18,7 +20,9 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import __version__, batch, io
+from . import batch, io
+from ._version import __version__
+from .solvers import SOLVERS, sista
 
 CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
 
@@ -33,7 +37,8 @@ class _Group(click.Group):
         except io.InputError as error:
             if debug:
                 traceback.print_exc()
-            click.echo(f"error: {error}", err=True)
+            command = self.get_command(ctx, ctx.invoked_subcommand or "")
+            click.echo(f"error: {_as_flags(str(error), command)}", err=True)
             ctx.exit(2)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
@@ -43,6 +48,14 @@ class _Group(click.Group):
             click.echo(f"error: internal error: {type(error).__name__}: {error} "
                        "(run sparserec --debug ... for the traceback)", err=True)
             ctx.exit(1)
+
+
+def _as_flags(message, command):
+    """A library message in the command's words: ``force=True`` becomes ``--force``."""
+    for option in getattr(command, "params", ()):
+        if isinstance(option, click.Option) and option.is_flag and option.name:
+            message = re.sub(rf"\b{option.name}=True\b", max(option.opts, key=len), message)
+    return message
 
 
 class _Finite(click.FloatRange):
@@ -112,42 +125,57 @@ def _expand(patterns):
 
 
 def _solver_options(ctx, method):
-    """The solver settings of ``solve``; refuses options the method does not use."""
-    options = {name: ctx.params[name] for name in batch.DEFAULTS}
-    accepted = set(batch.METHODS[method].options) | {"dictionary", "dtype"}
-    if "D" not in batch.METHODS[method].options:
-        accepted.discard("dictionary")
-    for name in options:
-        given = ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
-        if given and name not in accepted:
+    """The settings of ``solve`` for ``method``: those given, the method's defaults for the
+    others; refuses options the method does not take."""
+    defaults = batch.default_options(method)
+    options = {}
+    for name in _SETTINGS:
+        given = ctx.get_parameter_source(name) != ParameterSource.DEFAULT
+        if name in defaults:
+            options[name] = ctx.params[name] if given else defaults[name]
+        elif given:
             raise click.UsageError(f"--{name.replace('_', '-')} is not used by "
                                    f"--method {method}", ctx)
-        if name not in accepted and name != "dtype":
-            options[name] = None
     return options
+
+
+#: Every setting of ``solve``, among all methods.
+_SETTINGS = tuple(dict.fromkeys(name for method in SOLVERS
+                                for name in batch.default_options(method)))
+
+
+def _shared_default(name):
+    """A setting's default in ``solve --help``: the methods' own, if they agree."""
+    values = {batch.default_options(m)[name] for m in SOLVERS
+              if name in batch.default_options(m)}
+    return values.pop() if len(values) == 1 else None
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT.npz...")
-@click.option("-m", "--method", type=click.Choice(list(batch.METHODS)), default="sista",
+@click.option("-m", "--method", type=click.Choice(list(SOLVERS)), default="sista",
               show_default=True, help="The solver.")
 @click.option("-o", "--output", metavar="OUTPUT.npz",
               help="Output file (one input only). Default: INPUT_METHOD.npz next to the input.")
 @click.option("--out-dir", metavar="DIR",
               help="Batch mode: write INPUT_METHOD.npz files here (created if missing); "
                    "outputs already complete are skipped.")
-@click.option("--lam1", type=NON_NEGATIVE, default=batch.DEFAULTS["lam1"], show_default=True,
+@click.option("--lam1", type=NON_NEGATIVE, default=_shared_default("lam1"),
+              show_default=True,
               help="Weight of the l1 penalty.")
-@click.option("--lam2", type=NON_NEGATIVE, default=batch.DEFAULTS["lam2"], show_default=True,
+@click.option("--lam2", type=NON_NEGATIVE, default=_shared_default("lam2"),
+              show_default=True,
               help="Weight of the temporal term (sista).")
 @click.option("--alpha", type=POSITIVE, default=None,
               help="Inverse step size. Default: the Lipschitz bound; a smaller value is "
                    "warned about (the iteration may diverge).")
 @click.option("--n-iter", type=click.IntRange(min=1), default=None,
               help="Exactly this many iterations per frame, ignoring --tol (sista).")
-@click.option("--max-iter", type=click.IntRange(min=1), default=batch.DEFAULTS["max_iter"],
-              show_default=True, help="Iteration limit per signal or frame.")
-@click.option("--tol", type=NON_NEGATIVE, default=batch.DEFAULTS["tol"], show_default=True,
+@click.option("--max-iter", type=click.IntRange(min=1), default=_shared_default("max_iter"),
+              show_default=True,
+              help="Iteration limit per signal or frame.")
+@click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"),
+              show_default=True,
               help="Tolerance: relative duality gap (ista, fista), relative change (sista, "
                    "amp).")
 @click.option("--tau", type=POSITIVE, default=None,
@@ -159,7 +187,8 @@ def _solver_options(ctx, method):
               help="identity, dct, wavelet, wavelet:NAME or wavelet:NAME:LEVEL. "
                    "Default: the input's D, else identity.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]),
-              default=batch.DEFAULTS["dtype"], show_default=True, help="Precision of the solve.")
+              default=batch.BATCH_OPTIONS["dtype"], show_default=True,
+              help="Precision of the solve.")
 @click.option("--force", is_flag=True, help="Replace existing outputs (batch: redo complete ones).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Batch on a local Dask cluster of N processes (needs sparserec[distributed]).")
@@ -264,7 +293,7 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
         if report.status == "failed":
             if debug and report.traceback:
                 click.echo(report.traceback, err=True, nl=False)
-            click.echo(f"error: {report.message}", err=True)
+            click.echo(f"error: {_as_flags(report.message, ctx.command)}", err=True)
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
     click.echo(f"{len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     ctx.exit(1 if counts["failed"] else 0)
@@ -352,7 +381,7 @@ def _describe(path):
 
 @cli.command(context_settings=CONTEXT)
 @click.option("-m", "--method", "methods", multiple=True,
-              type=click.Choice([*batch.METHODS, "fit"]),
+              type=click.Choice([*SOLVERS, "fit"]),
               help="Only this one (repeatable): a method of solve, or fit for the SISTA-RNN's "
                    "training and prediction.  [default: all]")
 @click.option("--dtype", type=click.Choice(["float64", "float32", "both"]), default="both",
@@ -375,7 +404,7 @@ def warmup(methods, dtype):
     import warnings
 
     dtypes = ["float64", "float32"] if dtype == "both" else [dtype]
-    for method in dict.fromkeys(methods or [*batch.METHODS, "fit"]):
+    for method in dict.fromkeys(methods or [*SOLVERS, "fit"]):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a random tiny problem: warnings say nothing
@@ -389,16 +418,16 @@ def _compile(method, dtype):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((8, 16))
     if method == "fit":
-        from .network import SISTAParams, forward, loss_and_grad
+        from .learned import SISTAParams, forward, loss_and_grad
 
         params = SISTAParams.initial(A)
         X = rng.standard_normal((2, 3, 8)).astype(dtype)
         loss_and_grad(params, X, rng.standard_normal((2, 3, 16)).astype(dtype))
         forward(params, X)
         return
-    shape = (2, 3, 8) if batch.METHODS[method].sequential else (3, 8)
+    shape = (2, 3, 8) if SOLVERS[method].sequential else (3, 8)
     batch.solve_arrays(dict(x=rng.standard_normal(shape), A=A), method,
-                       dict(batch.DEFAULTS, dtype=dtype.name), "warmup")
+                       dict(batch.default_options(method), dtype=dtype.name), "warmup")
 
 
 # ----------------------------------------------------------------------------------------
@@ -427,7 +456,6 @@ def demo(lam1, lam2, plot_path, no_plot):
       sparserec demo --lam1 0.03 --plot demo.png
       sparserec demo --no-plot
     """
-    from . import sista
     from .datasets import sample_image
     from .matrices import paper_matrices
     from .metrics import psnr
@@ -481,13 +509,12 @@ def _demo_figure(path, image, measurements, recovered):
 
 
 def _learn_list(ctx, param, value):
-    from .network import LEARNABLE
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    unknown = [name for name in names if name not in LEARNABLE]
-    if unknown:
-        raise click.BadParameter(f"unknown {unknown}; choose among {', '.join(LEARNABLE)}",
-                                 ctx, param)
-    return names
+    from .learned import check_learn
+
+    try:
+        return check_learn(name.strip() for name in value.split(",") if name.strip())
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
 
 # (hyperparameter of SISTARegressor, click type, help); the default is the estimator's
@@ -693,8 +720,8 @@ def _grid(ctx, param, value):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-s", "--solver", type=click.Choice(["amp", "fista", "ista", "sista"]),
-              default="amp", show_default=True, help="The solver (or --model).")
+@click.option("-s", "--solver", type=click.Choice(list(SOLVERS)), default="amp",
+              show_default=True, help="The solver (or --model).")
 @click.option("--model", "model_path", metavar="MODEL.npz", default=None,
               help="A SISTA-RNN written by sparserec fit, instead of --solver (its A fixes "
                    "N and delta).")
@@ -716,7 +743,8 @@ def _grid(ctx, param, value):
 @click.option("--snr-db", type=float, default=None,
               help="Measurement SNR in dB (default noise-free).")
 @click.option("--lam1", type=NON_NEGATIVE, default=None,
-              help="Penalty of ista, fista, sista. Default: 1e-4 max|A^T x| per cell.")
+              help="Penalty of the lasso solvers and sista. Default: 1e-4 max|A^T x| per "
+                   "cell.")
 @click.option("--tau", type=POSITIVE, default=None, help="Threshold of amp (default minimax).")
 @click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
               help="Damping of amp (default 0.2).")
@@ -749,21 +777,20 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
       sparserec phase --model model.npz --rhos 0.02:0.5:0.02 -o model_phase.npz
       sparserec phase --solver fista --workers 2
     """
-    from .phase import donoho_tanner_rho, phase_transition
+    from .phase import phase_transition
+    from .theory import donoho_tanner_rho
 
     executor = _dask_executor(ctx, workers, scheduler)
     if snr_db is not None and not math.isfinite(snr_db):
         raise click.BadParameter(f"{snr_db} is not a finite number", ctx,
                                  param_hint="--snr-db")
     name = "model" if model_path else solver
-    given = {key for key in ("solver", "lam1", "tau", "damping")
+    given = {key for key in ("solver", "lam1", "tau", "damping", "max_iter")
              if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE}
-    unused = {"amp": {"lam1"}, "model": {"solver", "lam1", "tau", "damping", "max_iter"}}.get(
-        name, {"tau", "damping"})
-    if max_iter is not None and name == "model":
-        given.add("max_iter")
-    if given & unused:
-        raise click.UsageError(f"--{sorted(given & unused)[0].replace('_', '-')} is not used "
+    takes = set() if model_path else {"solver", *SOLVERS[solver].options}
+    unused = given - takes
+    if unused:
+        raise click.UsageError(f"--{sorted(unused)[0].replace('_', '-')} is not used "
                                f"by {'--model' if model_path else '--solver ' + solver}", ctx)
     output = output or f"phase_{name}.npz"
     io.check_output(output, force=force, inputs=[model_path] if model_path else [])

@@ -1,23 +1,16 @@
 """scikit-learn style estimators: the faces of the solvers for fit / predict users."""
 
-import json
-import os
-import tempfile
-import warnings
-import zipfile
-
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import solvers
+from . import io
+from ._validation import check_array, check_choice, check_dtype, check_int, check_number
+from .learned import SISTAParams, check_learn, forward, train
 from .matrices import make_dictionary
-from .network import LEARNABLE, SISTAParams, forward
-from .lasso import lasso
-from .training import train
+from .solvers import lasso
 
 __all__ = ["Lasso", "SISTARegressor", "load_model"]
 
@@ -52,6 +45,11 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         The method of :func:`sparserec.lasso`: 'cd' is coordinate descent over the shared
         Gram matrix, 'fista' the accelerated proximal gradient; 'auto' picks 'cd' unless
         the Gram matrix is too large for the number of targets.
+
+    Warns
+    -----
+    sparserec.ConvergenceWarning
+        When a target did not reach ``tol`` in ``max_iter`` iterations.
 
     Attributes
     ----------
@@ -105,8 +103,10 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self : Lasso
             The fitted estimator.
         """
-        if not (np.isscalar(self.alpha) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
+        alpha = check_number(self.alpha, "alpha", low=0)
+        max_iter = check_int(self.max_iter, "max_iter")
+        tol = check_number(self.tol, "tol", low=0)
+        solver = check_choice(self.solver, "solver", ("auto", "cd", "fista"))
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=[np.float64, np.float32])
         y = y.astype(X.dtype, copy=False)
@@ -122,16 +122,11 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
             previous = np.atleast_2d(self.coef_)
             if previous.shape == (Y.shape[1], X.shape[1]):
                 h_init = previous
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", solvers.ConvergenceWarning)  # re-raised below
-            # Our relative gap is gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
-            result = lasso(Yc.T, Xc, self.alpha * n_samples, max_iter=self.max_iter,
-                           tol=2 * self.tol, h_init=h_init, positive=self.positive,
-                           method=self.solver)
-        if not result.converged.all():
-            warnings.warn("Objective did not converge: increase max_iter or tol. Duality gap: "
-                          f"{np.max(result.gap):.3g} (relative)", ConvergenceWarning,
-                          stacklevel=2)
+        # Validated above: the solver trusts its input. Our relative gap is
+        # gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
+        result = lasso(np.ascontiguousarray(Yc.T), np.ascontiguousarray(Xc), alpha * n_samples,
+                       max_iter=max_iter, tol=2 * tol, h_init=h_init,
+                       positive=bool(self.positive), method=solver, check_input=False)
         coef = result.h
         intercept = Y_offset - coef @ X_offset
         gap = result.gap * 0.5 * (Yc**2).sum(axis=0) / n_samples
@@ -229,7 +224,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
     h0_ : ndarray of shape (N,)
         The code before the first frame.
     initial_dictionary_, initial_transition_ : ndarray of shape (N, N)
-        The starting values, for comparison (:mod:`sparserec.interpret`).
+        The starting values, for comparison (:mod:`sparserec.learned.interpret`).
     loss_curve_ : list of float
         Mean training loss (MSE) of every epoch.
     validation_scores_ : list of float
@@ -243,7 +238,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
     -----
     Training keeps alpha above the stability bound of the current parameters, undoes a step
     that makes the loss NaN or explode, and keeps the parameters with the best validation
-    score (see :mod:`sparserec.training`). :meth:`score` is the R^2 of all entries together.
+    score (see :mod:`sparserec.learned.sista_rnn`). :meth:`score` is the R^2 of all entries
+    together.
 
     Examples
     --------
@@ -299,17 +295,18 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         -------
         self : SISTARegressor
         """
-        dtype = _sista_dtype(self.dtype)
-        A = _sista_array(self.measurement_matrix, "measurement_matrix", 2, np.float64)
+        dtype = check_dtype(self.dtype)
+        A = check_array(self.measurement_matrix, "measurement_matrix", ndim=2,
+                        dtype=np.float64)
         M, N = A.shape
-        X = _sista_array(X, "X", 3, dtype)
+        X = check_array(X, "X", ndim=3, dtype=dtype)
         if X.shape[2] != M:
             raise ValueError(f"X has {X.shape[2]} measurements per frame but measurement_matrix "
                              f"has M={M} rows")
         learn = self._check_hyperparameters()
         D = make_dictionary(self.dictionary, N)
         F = (np.eye(N) if self.transition is None
-             else _sista_array(self.transition, "transition", 2, np.float64))
+             else check_array(self.transition, "transition", ndim=2, dtype=np.float64))
         if F.shape != (N, N):
             raise ValueError(f"transition must have shape ({N}, {N}), got {F.shape}")
         params = SISTAParams.initial(A, D, F, self.alpha, self.lam1, self.lam2)
@@ -317,7 +314,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         self.loss_curve_, self.validation_scores_ = [], []
         self.best_epoch_ = self.n_epochs_ = 0
         if Y is not None:
-            Y = _sista_array(Y, "Y", 3, dtype)
+            Y = check_array(Y, "Y", ndim=3, dtype=dtype)
             if Y.shape != X.shape[:2] + (N,):
                 raise ValueError(f"Y must have shape {X.shape[:2] + (N,)} to match X and "
                                  f"measurement_matrix, got {Y.shape}")
@@ -353,8 +350,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             X_val, Y_val = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val = _sista_array(X_val, "X_val", 3, dtype)
-        Y_val = _sista_array(Y_val, "Y_val", 3, dtype)
+        X_val = check_array(X_val, "X_val", ndim=3, dtype=dtype)
+        Y_val = check_array(Y_val, "Y_val", ndim=3, dtype=dtype)
         if X_val.shape[1:] != X.shape[1:] or Y_val.shape != X_val.shape[:2] + Y.shape[2:]:
             raise ValueError(f"validation_data must have shapes (n, {X.shape[1]}, "
                              f"{X.shape[2]}) and (n, {Y.shape[1]}, {Y.shape[2]}), got "
@@ -373,7 +370,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_sequences, T, N) or (T, N)
         """
         check_is_fitted(self, "dictionary_")
-        X = _sista_array(X, "X", (2, 3), _sista_dtype(self.dtype))
+        X = check_array(X, "X", ndim=(2, 3), dtype=check_dtype(self.dtype))
         M = self.measurement_matrix_.shape[0]
         if X.shape[-1] != M:
             raise ValueError(f"X has {X.shape[-1]} measurements per frame, the model expects "
@@ -409,7 +406,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         """Write the fitted model to an npz file (numeric arrays and JSON, no pickle).
 
         The file is written to a temporary file beside ``path`` and renamed into place, so
-        that a reader never sees a partial model. Read it with :func:`load_model`.
+        that a reader never sees a partial model (:func:`sparserec.io.write_model`). Read it
+        with :func:`load_model`.
 
         Parameters
         ----------
@@ -429,50 +427,29 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             elif isinstance(value, np.generic):
                 value = value.item()
             elif name == "dtype":
-                value = _sista_dtype(value).name
+                value = check_dtype(value).name
             elif name == "random_state" and not isinstance(value, (int, type(None))):
                 value = None  # a RandomState object is not stored
             hyperparameters[name] = value
         for name in _SISTA_LEARNED:
             arrays[name] = np.asarray(getattr(self, name), dtype=np.float64)
-        arrays["format"] = np.array(_SISTA_FORMAT)
-        arrays["hyperparameters"] = np.array(json.dumps(hyperparameters))
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        io.write_model(path, _SISTA_FORMAT, hyperparameters, arrays)
 
     def _check_hyperparameters(self):
-        learn = tuple(self.learn)
-        unknown = [name for name in learn if name not in LEARNABLE]
-        if unknown:
-            raise ValueError(f"learn contains {unknown}; choose among {LEARNABLE}")
+        learn = check_learn(self.learn)
         for name in ("lam1", "lam2"):
-            value = getattr(self, name)
-            if not (np.isscalar(value) and 0 <= value < np.inf):
-                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+            value = check_number(getattr(self, name), name, low=0)
             if value == 0 and name in learn:
                 raise ValueError(f"{name}=0 cannot be learned (it is trained through its "
                                  "logarithm); give a positive value or remove it from learn")
-        if self.alpha is not None and not (np.isscalar(self.alpha) and 0 < self.alpha < np.inf):
-            raise ValueError(f"alpha must be a positive finite number or None, got {self.alpha!r}")
+        if self.alpha is not None:
+            check_number(self.alpha, "alpha", low=0, low_open=True)
         for name in ("n_layers", "batch_size", "max_epochs"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (np.isscalar(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got "
-                             f"{self.validation_fraction!r}")
-        if self.optimizer not in ("rmsprop", "adam"):
-            raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+            check_int(getattr(self, name), name, low=1)
+        check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
+                     high_open=True)
+        check_choice(self.optimizer, "optimizer", ("rmsprop", "adam"))
         return learn
 
     def _set_learned(self, params):
@@ -506,32 +483,23 @@ def load_model(path):
 
     Raises
     ------
-    ValueError
-        If the file is not a sparserec model (naming the file). The file is read with
-        ``allow_pickle=False``: it can never run code.
+    sparserec.io.InputError
+        A ``ValueError`` naming the file, if it is not a complete model. The file is read
+        with ``allow_pickle=False``: it can never run code.
     """
-    name = os.fspath(path)
+    hyperparameters, arrays = io.read_model(path, _SISTA_FORMAT)
     try:
-        data = np.load(name, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{name}: not a sparserec model file ({exc})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{name}: not a sparserec model file (a single array, not an npz)")
-    try:
-        with data:
-            contents = {key: data[key] for key in data.files}
-        if str(contents.get("format")) != _SISTA_FORMAT:
-            raise ValueError("no 'format' entry naming a SISTARegressor")
-        hyperparameters = json.loads(str(contents["hyperparameters"]))
         for key, value in hyperparameters.items():
             if isinstance(value, dict):
-                hyperparameters[key] = contents[value["__array__"]]
+                hyperparameters[key] = arrays[value["__array__"]]
         hyperparameters["learn"] = tuple(hyperparameters["learn"])
         model = SISTARegressor(**hyperparameters)
         for key in _SISTA_LEARNED:
-            setattr(model, key, contents[key])
-    except (KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{name}: not a sparserec model file ({exc})") from None
+            setattr(model, key, arrays[key])
+    except (KeyError, TypeError) as error:
+        raise io.InputError(f"{path}: not a complete SISTARegressor model ({error!r} "
+                            "missing or wrong); expected a model written by "
+                            "SISTARegressor.save") from None
     for key in ("alpha_", "lam1_", "lam2_"):
         setattr(model, key, float(getattr(model, key)))
     for key in ("best_epoch_", "n_epochs_"):
@@ -546,28 +514,3 @@ _SISTA_ARRAY_PARAMS = ("measurement_matrix", "dictionary", "transition")
 _SISTA_LEARNED = ("dictionary_", "transition_", "measurement_matrix_", "h0_", "alpha_", "lam1_",
                   "lam2_", "initial_dictionary_", "initial_transition_", "loss_curve_",
                   "validation_scores_", "best_epoch_", "n_epochs_")
-
-
-def _sista_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype}")
-    return dtype
-
-
-def _sista_array(a, name, ndim, dtype):
-    """A finite, non-empty, real array of the expected rank, as ``dtype``."""
-    if a is None:
-        raise ValueError(f"{name} is required")
-    a = np.asarray(a)
-    ranks = (ndim,) if isinstance(ndim, int) else ndim
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real numeric array, got dtype {a.dtype}")
-    if a.ndim not in ranks:
-        raise ValueError(f"{name} must have {' or '.join(map(str, ranks))} dimensions, got "
-                         f"shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or Inf")
-    return np.ascontiguousarray(a, dtype=dtype)

@@ -5,7 +5,7 @@ code, and every problem is reported as an :class:`InputError` whose one-line mes
 the file, the array and what was expected. Files are written to a temporary file in the
 target directory and renamed into place, so that a reader never sees half a file.
 
-The formats are those of ``architecture.md``:
+The formats (docs/cli.rst describes them for users):
 
 - data (input of ``sparserec solve``): ``x`` (T, M) or (B, T, M); ``A`` (M, N); optional
   ``D`` (N, N), ``F`` (N, N) and ground truth ``y`` (same leading shape as ``x``, last N);
@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["InputError", "load_npz", "read_data", "read_result", "file_kind",
-           "check_output", "write_npz", "atomic_path", "is_complete", "RESULT_KEYS"]
+from ._validation import check_array
+
+__all__ = ["InputError", "load_npz", "read_data", "read_result", "read_model", "file_kind",
+           "check_output", "write_npz", "write_model", "atomic_path", "is_complete",
+           "RESULT_KEYS"]
 
 #: Arrays every complete result file holds.
 RESULT_KEYS = ("h", "y_hat", "n_iter", "converged", "objective", "settings")
@@ -40,7 +43,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """Bad input: the message is one line naming the file, the array and the expectation."""
 
 
@@ -102,17 +105,13 @@ def load_npz(path):
     return arrays
 
 
-def _numeric(path, name, a, ndim=None, expected=None):
-    """Check one array: real numeric, non-empty, finite, and of the given rank."""
-    if a.dtype.kind not in "biuf":
-        _fail(path, f"array {name!r} has dtype {a.dtype}", "a real numeric array")
-    if ndim is not None and a.ndim not in ndim:
-        _fail(path, f"array {name!r} has shape {a.shape} ({a.ndim}-D)", expected)
-    if a.size == 0:
-        _fail(path, f"array {name!r} is empty (shape {a.shape})", "at least one value")
-    if not np.isfinite(a).all():
-        _fail(path, f"array {name!r} contains NaN or Inf", "finite values")
-    return a
+def _numeric(path, name, a, ndim):
+    """One array checked as the solvers check their input (real, non-empty, finite, of
+    the given rank), as float32 or float64."""
+    try:
+        return check_array(a, f"array {name!r}", ndim=ndim)
+    except ValueError as error:
+        raise InputError(f"{path}: {error}") from None
 
 
 def read_data(path, *, require_A=True):
@@ -141,11 +140,11 @@ def read_data(path, *, require_A=True):
         if file_kind(arrays) == "model":
             _fail(path, "is a sparserec model, not data", "an input holding array 'x'")
         _fail(path, "missing array 'x'", "measurements x of shape (T, M) or (B, T, M)")
-    x = _numeric(path, "x", arrays["x"], (2, 3), "x of shape (T, M) or (B, T, M)")
+    x = _numeric(path, "x", arrays["x"], (2, 3))
     M = x.shape[-1]
     data = {"x": x}
     if "A" in arrays:
-        A = _numeric(path, "A", arrays["A"], (2,), f"A of shape (M, N) = ({M}, N)")
+        A = _numeric(path, "A", arrays["A"], 2)
         if A.shape[0] != M:
             _fail(path, f"array 'A' has shape {A.shape} but x has M = {M}",
                   f"A of shape ({M}, N)")
@@ -153,9 +152,9 @@ def read_data(path, *, require_A=True):
     elif require_A:
         _fail(path, "missing array 'A'", f"the measurement matrix A of shape ({M}, N)")
     N = data["A"].shape[1] if "A" in data else None
-    for name, what in (("D", "dictionary"), ("F", "transition")):
+    for name in ("D", "F"):
         if name in arrays:
-            a = _numeric(path, name, arrays[name], (2,), f"a square {what} {name} (N, N)")
+            a = _numeric(path, name, arrays[name], 2)
             square = a.shape[0] == a.shape[1] and (N is None or a.shape[0] == N)
             if not square:
                 shape = f"({N}, {N})" if N else "(N, N)"
@@ -166,7 +165,7 @@ def read_data(path, *, require_A=True):
     if "y" in arrays:
         lead = x.shape[:-1]
         expected = f"y of shape ({', '.join(map(str, lead + (N or 'N',)))})"
-        y = _numeric(path, "y", arrays["y"], (x.ndim,), expected)
+        y = _numeric(path, "y", arrays["y"], x.ndim)
         if y.shape[:-1] != lead or (N and y.shape[-1] != N):
             _fail(path, f"array 'y' has shape {y.shape} but x has shape {x.shape}", expected)
         data["y"] = y
@@ -263,7 +262,7 @@ def check_output(path, *, force=False, inputs=(), suffix=".npz"):
             _fail(path, "output is the input file", "a different output path (inputs are "
                   "never modified)")
         if not force:
-            _fail(path, "output already exists", "a new path, or --force to replace it")
+            _fail(path, "output already exists", "a new path, or force=True to replace it")
     return path
 
 
@@ -321,6 +320,47 @@ def write_npz(path, arrays):
             os.fsync(file.fileno())
     except OSError as error:
         _fail(path, f"cannot be written ({error.strerror or error})", "a writable location")
+
+
+def write_model(path, format, hyperparameters, arrays):
+    """Write a model atomically: its numeric arrays, the name of its ``format`` and its
+    hyperparameters as a JSON string (never a pickle).
+
+    Parameters
+    ----------
+    path : str or path-like
+    format : str
+        What the file holds and its version, e.g. ``'sparserec.SISTARegressor/1'``.
+    hyperparameters : dict
+        JSON-serialisable values.
+    arrays : dict of str to array_like
+    """
+    write_npz(path, {**arrays, "format": np.array(format),
+                     "hyperparameters": np.array(json.dumps(hyperparameters))})
+
+
+def read_model(path, format):
+    """Read a model written by :func:`write_model` in the given ``format``.
+
+    Returns
+    -------
+    hyperparameters : dict
+    arrays : dict of str to ndarray
+        The other arrays of the file.
+
+    Raises
+    ------
+    InputError
+        If the file is not a model of that format.
+    """
+    arrays = load_npz(path)
+    found = arrays.pop("format", None)
+    if found is None or found.dtype.kind != "U" or found.ndim != 0 or found.item() != format:
+        _fail(path, "is not a model of this kind (no 'format' entry naming it)",
+              f"a model of format {format!r}")
+    if "hyperparameters" not in arrays:
+        _fail(path, "missing array 'hyperparameters'", "a model with its hyperparameters")
+    return _json(path, "hyperparameters", arrays.pop("hyperparameters")), arrays
 
 
 def is_complete(path):

@@ -11,6 +11,8 @@ import numpy as np
 import pywt
 from scipy import fft
 
+from ._validation import check_int, check_square
+
 __all__ = ["identity_dictionary", "dct_dictionary", "wavelet_dictionary", "make_dictionary",
            "gaussian_matrix", "bernoulli_matrix", "paper_matrices"]
 
@@ -30,7 +32,7 @@ def identity_dictionary(n, dtype=np.float64):
     -------
     ndarray of shape (n, n)
     """
-    return np.eye(_positive(n, "n"), dtype=dtype)
+    return np.eye(check_int(n, "n", low=1), dtype=dtype)
 
 
 def dct_dictionary(n, dtype=np.float64):
@@ -49,7 +51,7 @@ def dct_dictionary(n, dtype=np.float64):
     ndarray of shape (n, n)
         An orthogonal matrix.
     """
-    return fft.idct(np.eye(_positive(n, "n")), norm="ortho", axis=0).astype(dtype)
+    return fft.idct(np.eye(check_int(n, "n", low=1)), norm="ortho", axis=0).astype(dtype)
 
 
 def wavelet_dictionary(n, wavelet="db4", level=None, dtype=np.float64):
@@ -76,7 +78,7 @@ def wavelet_dictionary(n, wavelet="db4", level=None, dtype=np.float64):
     ndarray of shape (n, n)
         An orthogonal matrix.
     """
-    n = _positive(n, "n")
+    n = check_int(n, "n", low=1)
     try:
         w = pywt.Wavelet(wavelet)
     except ValueError:
@@ -86,7 +88,8 @@ def wavelet_dictionary(n, wavelet="db4", level=None, dtype=np.float64):
         raise ValueError(f"wavelet {wavelet!r} is not orthogonal; the dictionary must be")
     if level is None:
         level = max(1, pywt.dwt_max_level(n, w.dec_len))
-    level = _positive(level, "level")
+    # bounded before 2**level is computed: a huge level would take forever
+    level = check_int(level, "level", low=1, high=max(1, n.bit_length() - 1))
     if n % 2**level:
         raise ValueError(f"n={n} must be divisible by 2**level={2**level} for a periodized "
                          "orthonormal wavelet dictionary")
@@ -136,13 +139,7 @@ def make_dictionary(spec, n, dtype=np.float64):
             return wavelet_dictionary(n, wavelet, level, dtype)
         raise ValueError(f"unknown dictionary {spec!r}; expected one of 'identity', 'dct', "
                          "'wavelet', 'wavelet:NAME' or 'wavelet:NAME:LEVEL'")
-    D = np.asarray(spec)
-    if D.dtype.kind not in "biuf" or D.shape != (n, n):
-        raise ValueError(f"a dictionary array must be real with shape ({n}, {n}), got "
-                         f"{D.dtype} array of shape {D.shape}")
-    if not np.isfinite(D).all():
-        raise ValueError("the dictionary contains NaN or Inf")
-    return np.array(D, dtype=dtype)
+    return np.array(check_square(spec, "dictionary", n, dtype))
 
 
 def gaussian_matrix(m, n, random_state=None, dtype=np.float64):
@@ -163,7 +160,7 @@ def gaussian_matrix(m, n, random_state=None, dtype=np.float64):
     ndarray of shape (m, n)
     """
     rng = np.random.default_rng(random_state)
-    m, n = _positive(m, "m"), _positive(n, "n")
+    m, n = check_int(m, "m", low=1), check_int(n, "n", low=1)
     return (rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype)
 
 
@@ -183,7 +180,7 @@ def bernoulli_matrix(m, n, random_state=None, dtype=np.float64):
     ndarray of shape (m, n)
     """
     rng = np.random.default_rng(random_state)
-    m, n = _positive(m, "m"), _positive(n, "n")
+    m, n = check_int(m, "m", low=1), check_int(n, "n", low=1)
     signs = rng.integers(0, 2, size=(m, n)) * 2 - 1
     return (signs / np.sqrt(m)).astype(dtype)
 
@@ -214,9 +211,3 @@ def paper_matrices(scale_measurements=True):
     with resources.as_file(path) as file, np.load(file, allow_pickle=False) as data:
         A, D, F = (np.array(data[key], dtype=np.float64) for key in ("A", "D", "F"))
     return (A / 3 if scale_measurements else A), D, F
-
-
-def _positive(value, name):
-    if not (isinstance(value, (int, np.integer)) and value > 0):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)

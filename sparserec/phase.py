@@ -1,10 +1,9 @@
-"""Phase transitions of sparse recovery: empirical success grids and the l1 theory.
+"""Phase transitions of sparse recovery: empirical success grids.
 
 A phase diagram maps the undersampling ``delta = M / N`` and the sparsity ``rho = K / M``
 (K nonzeros among N, measured by M random projections) to the probability that a solver
-recovers the signal. For l1 recovery with Gaussian matrices there is a sharp boundary,
-``rho_l1(delta)`` (Donoho and Tanner), computed here from the minimax risk of soft
-thresholding (Donoho, Maleki and Montanari 2009): see :func:`donoho_tanner_rho`.
+recovers the signal; for l1 recovery with Gaussian matrices the boundary is
+:func:`sparserec.donoho_tanner_rho` (:mod:`sparserec.theory`).
 
 :func:`phase_transition` estimates the success rate on a grid, one batched solver call per
 cell (all trials of a cell at once), optionally one Dask task per cell; the result, a
@@ -14,131 +13,21 @@ only then).
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import io
+from ._validation import check_dtype, check_int, check_number
+from .matrices import gaussian_matrix
+from .solvers import SOLVERS, ConvergenceWarning
+from .theory import donoho_tanner_rho
 
-__all__ = ["donoho_tanner_rho", "minimax_threshold", "recovery_success", "phase_transition",
-           "PhaseTransition", "SOLVERS", "load_phase_transition"]
-
-#: The solvers of :func:`phase_transition` by name (a fitted SISTARegressor is also accepted).
-SOLVERS = ("amp", "fista", "ista", "sista")
+__all__ = ["recovery_success", "phase_transition", "PhaseTransition", "load_phase_transition"]
 
 #: Default success criterion: relative error of the recovered signal at most 1%.
 SUCCESS_TOL = 1e-2
-
-_Z_MAX = 10.0  # the optimal threshold is below 4 for delta >= 1e-4
-
-
-# ----------------------------------------------------------------------------------------
-# theory
-
-
-def _rho_at(z, delta, sides):
-    """rho at which soft thresholding at ``z`` stops reducing the state-evolution MSE.
-
-    ``sides * psi(z)`` is the risk at 0 of soft thresholding at ``z`` with unit noise,
-    ``E soft(Z; z)^2``; ``1 + z^2`` its risk for an infinitely large nonzero. The l1
-    boundary is where the minimax risk at sparsity ``rho delta`` equals ``delta``.
-    """
-    from scipy.special import ndtr  # scipy.special is slow to import: not at start-up
-
-    psi = (1 + z * z) * ndtr(-z) - z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
-    return (1 - sides * psi / delta) / (1 + z * z - sides * psi)
-
-
-def _maximise(delta, sides):
-    if delta >= 1.0:
-        return 1.0, 0.0  # every sparsity: A is invertible (the formula is 0/0 at z = 0)
-    from scipy.optimize import minimize_scalar  # slow to import: only when needed
-
-    grid = np.linspace(1e-6, _Z_MAX, 2001)
-    best = grid[np.argmax(_rho_at(grid, delta, sides))]
-    step = grid[1] - grid[0]
-    found = minimize_scalar(lambda z: -_rho_at(z, delta, sides), method="bounded",
-                            bounds=(max(best - step, 1e-9), best + step),
-                            options=dict(xatol=1e-10))
-    return float(-found.fun), float(found.x)
-
-
-def _over_deltas(delta, sides, index):
-    deltas = np.asarray(delta, dtype=np.float64)
-    if deltas.size == 0 or not np.all((deltas > 0) & np.isfinite(deltas)):
-        raise ValueError(f"delta must be positive and finite, got {delta!r}")
-    values = np.array([_maximise(d, sides)[index] for d in deltas.ravel()])
-    return float(values[0]) if deltas.ndim == 0 else values.reshape(deltas.shape)
-
-
-def donoho_tanner_rho(delta, positive=False):
-    """The l1 phase transition ``rho_l1(delta)``: the largest ``K / M`` l1 recovers.
-
-    Computed from the minimax risk of soft thresholding (Donoho, Maleki and Montanari,
-    *Message-passing algorithms for compressed sensing*, PNAS 106(45):18914-18919, 2009,
-    eq. 5)::
-
-        rho(delta) = max_z [1 - (k/delta) psi(z)] / [1 + z^2 - k psi(z)],
-        psi(z) = (1 + z^2) Phi(-z) - z phi(z),
-
-    with ``k = 2`` for signed signals and ``k = 1`` for non-negative ones (``Phi``, ``phi``:
-    the standard normal distribution and density). It is the boundary where AMP's state
-    evolution stops converging to zero error, and it coincides with the weak threshold of
-    Donoho and Tanner for l1 minimisation (the cross-polytope; the simplex for
-    non-negative signals): for Gaussian matrices and ``N -> infinity``, l1 recovers
-    almost all K-sparse signals below it and almost none above.
-
-    Parameters
-    ----------
-    delta : float or array_like
-        Undersampling ratios ``M / N`` (positive; 1 and above give 1).
-    positive : bool, default=False
-        The curve for non-negative signals (l1 with a positivity constraint).
-
-    Returns
-    -------
-    float or ndarray
-        ``rho_l1`` for each delta.
-
-    See Also
-    --------
-    minimax_threshold : the maximising ``z``.
-
-    Examples
-    --------
-    >>> round(donoho_tanner_rho(0.5), 4)
-    0.3857
-    >>> round(donoho_tanner_rho(0.5, positive=True), 4)
-    0.5582
-    """
-    return _over_deltas(delta, 1 if positive else 2, 0)
-
-
-def minimax_threshold(delta, positive=False):
-    """The threshold ``z`` that attains :func:`donoho_tanner_rho` at ``delta``.
-
-    It is the minimax threshold of soft thresholding for the sparsity of the phase
-    transition, in units of the noise level: the default ``tau`` of :func:`sparserec.amp`,
-    with which AMP's noiseless phase transition is the l1 curve (DMM 2009).
-
-    Parameters
-    ----------
-    delta : float or array_like
-        Undersampling ratios ``M / N`` (positive).
-    positive : bool, default=False
-        For non-negative signals.
-
-    Returns
-    -------
-    float or ndarray
-
-    Examples
-    --------
-    >>> round(minimax_threshold(0.5), 3)
-    0.877
-    """
-    return _over_deltas(delta, 1 if positive else 2, 1)
-
 
 # ----------------------------------------------------------------------------------------
 # the success criterion
@@ -333,8 +222,9 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
 
     Parameters
     ----------
-    solver : {'amp', 'fista', 'ista', 'sista'} or SISTARegressor, default='amp'
-        The solver (see Notes), or a fitted :class:`sparserec.SISTARegressor` (e.g. from
+    solver : str or SISTARegressor, default='amp'
+        A solver of :data:`sparserec.SOLVERS` ('amp', 'fista', 'ista', 'lasso', 'sista';
+        see Notes), or a fitted :class:`sparserec.SISTARegressor` (e.g. from
         :func:`sparserec.load_model`): it fixes A, so N and the only delta are its own.
     n : int, default=500
         Signal length N.
@@ -371,17 +261,17 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
 
     Notes
     -----
-    Solver defaults, chosen to approximate l1 minimisation (basis pursuit) in the
-    noise-free case:
+    Solver defaults (each solver's ``phase_options`` in :data:`sparserec.SOLVERS`), chosen
+    to approximate l1 minimisation (basis pursuit) in the noise-free case:
 
-    - ``amp``: ``tau`` the minimax threshold (:func:`minimax_threshold`), ``damping=0.2``
-      (plain AMP diverges for some Gaussian matrices at N = 500 when delta is large and
-      the threshold small; damping keeps the fixed points), ``max_iter=1000``,
-      ``tol=1e-7``.
-    - ``fista``, ``ista``: ``lam1 = lam1_ratio * max_b ||A^T x_b||_inf`` with
+    - ``amp``: ``tau`` the minimax threshold (:func:`sparserec.minimax_threshold`),
+      ``damping=0.2`` (plain AMP diverges for some Gaussian matrices at N = 500 when delta
+      is large and the threshold small; damping keeps the fixed points),
+      ``max_iter=1000``, ``tol=1e-7``.
+    - ``fista``, ``ista``, ``lasso``: ``lam1 = lam1_ratio * max_b ||A^T x_b||_inf`` with
       ``lam1_ratio=1e-4`` (a small penalty: the lasso tends to basis pursuit as it
-      vanishes), ``tol=1e-9`` (relative duality gap), ``max_iter=5000`` (fista) or
-      ``20000`` (ista). An explicit ``lam1`` replaces the ratio.
+      vanishes), ``tol=1e-9`` (relative duality gap), ``max_iter=5000`` (fista),
+      ``20000`` (ista) or ``10000`` (lasso). An explicit ``lam1`` replaces the ratio.
     - ``sista``: each trial is a sequence of one frame, so ``lam2`` acts as a ridge
       penalty; default ``lam2=0`` (ISTA) and the lasso's ``lam1`` and ``max_iter``.
     - a model: ``predict`` on one-frame sequences of signals sparse in the model's
@@ -407,21 +297,17 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
         if deltas is not None and not np.allclose(deltas, M / n):
             raise ValueError(f"the model fixes delta = M/N = {M}/{n}; got deltas={deltas!r}")
         deltas = [M / n]
-    n = _positive_int(n, "n")
-    n_trials = _positive_int(n_trials, "n_trials")
+    n = check_int(n, "n", low=1)
+    n_trials = check_int(n_trials, "n_trials", low=1)
     deltas = _ratios(np.arange(1, 20) / 20 if deltas is None else deltas, "deltas")
     rhos = _ratios(np.arange(1, 20) / 20 if rhos is None else rhos, "rhos")
-    if not (np.isscalar(tol) and 0 < tol < np.inf):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    if snr_db is not None and not (np.isscalar(snr_db) and np.isfinite(snr_db)):
-        raise ValueError(f"snr_db must be a finite number, got {snr_db!r}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    tol = check_number(tol, "tol", low=0, low_open=True)
+    if snr_db is not None:
+        snr_db = check_number(snr_db, "snr_db")
+    dtype = check_dtype(dtype)
     options = _default_options(name, solver_options)
-
     if stop_after is not None:
-        stop_after = _positive_int(stop_after, "stop_after")
+        stop_after = check_int(stop_after, "stop_after", low=1)
     rows = [[dict(solver=model if model is not None else name, n=n, delta=float(delta),
                   rho=float(rho), n_trials=n_trials, snr_db=snr_db, options=options,
                   dtype=dtype.name, seed=(int(random_state), i, j))
@@ -441,12 +327,6 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
                            settings)
 
 
-def _positive_int(value, name):
-    if not (isinstance(value, (int, np.integer)) and value >= 1):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _ratios(values, name):
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
     if values.ndim != 1 or values.size == 0 or not np.all((values > 0) & (values <= 1)):
@@ -456,20 +336,11 @@ def _ratios(values, name):
 
 
 def _default_options(name, given):
-    given = dict(given or {})
-    if name == "amp":
-        # light damping: at N = 500 plain AMP diverges for some Gaussian matrices when
-        # the minimax threshold is small (delta near 1); the fixed points are the same
-        defaults = dict(damping=0.2, max_iter=1000, tol=1e-7)
-    elif name in ("fista", "ista", "sista"):
-        defaults = dict(lam1_ratio=1e-4, tol=1e-9, max_iter=5000 if name == "fista" else 20000)
-        if name == "sista":
-            defaults.update(lam2=0.0, tol=1e-7)
-        if "lam1" in given:
-            defaults.pop("lam1_ratio")
-    else:
-        defaults = {}
-    return {**defaults, **given}
+    """The solver's keywords in a phase diagram: its phase defaults, then ``given``."""
+    defaults = dict(SOLVERS[name].phase_options) if name in SOLVERS else {}
+    if given and "lam1" in given:
+        defaults.pop("lam1_ratio", None)
+    return {**defaults, **(given or {})}
 
 
 def _run(rows, tol, stop_after, client):
@@ -506,18 +377,13 @@ def _scan(row, tol, stop_after):
 
 def _cell(job):
     """Relative errors of the trials of one cell: draw, measure, solve in one call."""
-    import warnings
-
-    import sparserec
-    from sparserec.solvers import ConvergenceWarning
-
     rng = np.random.default_rng(job["seed"])
     dtype = np.dtype(job["dtype"])
     solver, n, B = job["solver"], job["n"], job["n_trials"]
     options = dict(job["options"])
     if isinstance(solver, str):
         M = max(1, round(job["delta"] * n))
-        A = sparserec.gaussian_matrix(M, n, random_state=rng)
+        A = gaussian_matrix(M, n, random_state=rng)
         D = np.eye(n)
     else:
         A, D = solver.measurement_matrix_, solver.dictionary_
@@ -537,10 +403,11 @@ def _cell(job):
     with warnings.catch_warnings():
         # failing to converge is expected above the transition: it is what is measured
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if not isinstance(solver, str):
-            Y_hat = solver.predict(X[:, None, :])[:, 0]
-        elif solver == "sista":
-            Y_hat = sparserec.sista(X[:, None, :], A.astype(dtype), **options).y_hat[:, 0]
+        if not isinstance(solver, str):  # a model: one-frame sequences
+            return _relative_error(Y, solver.predict(X[:, None, :])[:, 0])
+        spec = SOLVERS[solver]
+        if spec.sequential:  # one-frame sequences
+            Y_hat = spec.function(X[:, None, :], A.astype(dtype), **options).y_hat[:, 0]
         else:
-            Y_hat = getattr(sparserec, solver)(X, A.astype(dtype), **options).y_hat
+            Y_hat = spec.function(X, A.astype(dtype), **options).y_hat
     return _relative_error(Y, Y_hat)

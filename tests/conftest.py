@@ -56,3 +56,16 @@ def _sklearn_objective(A, X, lam1, positive=False):
 def sklearn_objective():
     """The reference objective of the lasso tests: scikit-learn's ``Lasso``."""
     return _sklearn_objective
+
+
+@pytest.fixture
+def numba_threads():
+    """The most threads numba allows here (at most 3, for an uneven split); restored after."""
+    import numba
+
+    n_max = min(3, numba.config.NUMBA_NUM_THREADS)
+    if n_max < 2:
+        pytest.skip("numba has a single thread here")
+    before = numba.get_num_threads()
+    yield n_max
+    numba.set_num_threads(before)

@@ -3,6 +3,7 @@ import pytest
 from sklearn.linear_model import Lasso as SklearnLasso
 from sklearn.utils.estimator_checks import check_estimator
 
+import sparserec
 from sparserec import Lasso
 
 
@@ -36,3 +37,15 @@ def test_lasso_warm_start_reuses_the_coefficients():
     first = model.n_iter_
     model.fit(X, y)
     assert model.n_iter_ == 0 < first
+
+
+def test_lasso_not_converging_warns_with_our_convergence_warning():
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((30, 40)), rng.standard_normal((30, 3))
+    with pytest.warns(sparserec.ConvergenceWarning,
+                      match=r"^lasso: 3 of 3 signals did not reach tol=2e-14 in max_iter=1 "
+                      ) as caught:
+        model = Lasso(alpha=1e-4, tol=1e-14, max_iter=1).fit(X, Y)
+    assert model.coef_.shape == (3, 40) and np.isfinite(model.coef_).all()
+    # one warning, ours: no more a second one as scikit-learn's ConvergenceWarning
+    assert [type(w.message) for w in caught] == [sparserec.ConvergenceWarning]

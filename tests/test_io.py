@@ -135,3 +135,63 @@ def test_is_complete_only_for_whole_result_files(tmp_path):
 ])
 def test_file_kind(arrays, kind):
     assert io.file_kind(arrays) == kind
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(InputError, ValueError)
+    with pytest.raises(ValueError, match="no such file"):
+        io.load_npz("/nonexistent/d.npz")
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(x=np.ones(4)), "array 'x' must have 2 or 3 dimensions, got shape (4,)"),
+    (dict(x=np.full((3, 5, 4), np.nan)), "array 'x' contains NaN or Inf"),
+    (dict(x=np.ones((0, 3, 4)), y=np.ones((0, 3, 6))), "array 'x' is empty (shape (0, 3, 4))"),
+    (dict(x=np.array([["a"]])), "array 'x' must be a real numeric array, got dtype <U1"),
+    (dict(A=np.ones(4)), "array 'A' must have 2 dimensions, got shape (4,)"),
+    (dict(A=np.ones((4, 6)) * 1j), "array 'A' must be a real numeric array, got dtype "
+                                   "complex128"),
+    (dict(D=np.ones((6, 6, 1))), "array 'D' must have 2 dimensions, got shape (6, 6, 1)"),
+    (dict(y=np.ones((3, 6))), "array 'y' must have 3 dimensions, got shape (3, 6)"),
+])
+def test_read_data_messages_name_the_file_and_the_array(tmp_path, change, message):
+    path = tmp_path / "in.npz"
+    np.savez(path, **{**_data(), **change})
+    with pytest.raises(InputError) as error:
+        io.read_data(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_check_output_names_the_parameter_force(tmp_path):
+    path = tmp_path / "out.npz"
+    io.write_npz(path, dict(a=np.arange(3)))
+    with pytest.raises(InputError, match="output already exists; expected a new path, or "
+                                         "force=True to replace it"):
+        io.check_output(path)
+    assert io.check_output(path, force=True)
+
+
+def test_write_model_and_read_model_round_trip(tmp_path):
+    path = tmp_path / "m.npz"
+    io.write_model(path, "sparserec.Test/1", {"n_layers": 3, "learn": ["D"]},
+                   {"D": np.eye(2), "alpha_": np.float64(2.0)})
+    assert os.listdir(tmp_path) == ["m.npz"]
+    assert io.file_kind(io.load_npz(path)) == "model"
+    hyperparameters, arrays = io.read_model(path, "sparserec.Test/1")
+    assert hyperparameters == {"n_layers": 3, "learn": ["D"]}
+    assert set(arrays) == {"D", "alpha_"}
+    np.testing.assert_array_equal(arrays["D"], np.eye(2))
+    with pytest.raises(InputError, match="m.npz: is not a model of this kind .*expected a "
+                                         "model of format 'sparserec.Other/1'"):
+        io.read_model(path, "sparserec.Other/1")
+
+
+def test_read_model_refuses_data_and_a_model_without_hyperparameters(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, **_data())
+    with pytest.raises(InputError, match="d.npz: is not a model of this kind"):
+        io.read_model(path, "sparserec.Test/1")
+    path = tmp_path / "m.npz"
+    np.savez(path, format=np.array("sparserec.Test/1"), D=np.eye(2))
+    with pytest.raises(InputError, match="m.npz: missing array 'hyperparameters'"):
+        io.read_model(path, "sparserec.Test/1")

@@ -93,7 +93,13 @@ def test_paper_matrices_are_the_papers():
     assert lipschitz_constant(A, D) == pytest.approx(1.0082, abs=1e-4)
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5])
-def test_sizes_must_be_positive_integers(bad):
-    with pytest.raises(ValueError, match="positive integer"):
+@pytest.mark.parametrize("bad, error, message", [
+    (0, ValueError, "m must be an integer at least 1, got 0"),
+    (-3, ValueError, "m must be an integer at least 1, got -3"),
+    (2.5, TypeError, "m must be an integer, got 2.5"),
+])
+def test_sizes_must_be_positive_integers(bad, error, message):
+    with pytest.raises(error, match=message):
         gaussian_matrix(bad, 4)
+    with pytest.raises(error, match=message.replace("m must", "n must")):
+        bernoulli_matrix(4, bad)

@@ -9,7 +9,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sparserec import SISTARegressor, load_model, make_dictionary, nmse_db, sista
+from sparserec import SISTARegressor, io, load_model, make_dictionary, nmse_db, sista
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 
 
@@ -121,8 +121,15 @@ def test_save_with_a_named_dictionary(data, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-@pytest.mark.parametrize("kind", ["text", "npz without format", "npy", "truncated"])
-def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind):
+@pytest.mark.parametrize("kind, message", [
+    ("text", "is not an npz file"),
+    ("npz without format", "is not a model of this kind"),
+    ("npy", "is not an npz file \\(a single .npy array\\)"),
+    ("truncated", "is truncated or corrupt"),
+    ("another model", "is not a model of this kind"),
+    ("incomplete", "not a complete SISTARegressor model"),
+])
+def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind, message):
     X, _, A, _ = data
     path = tmp_path / "bad.npz"
     if kind == "text":
@@ -132,10 +139,21 @@ def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind):
     elif kind == "npy":
         with open(path, "wb") as file:
             np.save(file, np.zeros(3))
+    elif kind == "another model":
+        io.write_model(path, "sparserec.OtherModel/1", {}, {"w": np.ones(2)})
     else:
         SISTARegressor(A).fit(X).save(path)
-        path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ValueError, match="bad.npz: not a sparserec model file"):
+        if kind == "truncated":
+            path.write_bytes(path.read_bytes()[:200])
+        else:
+            arrays = io.load_npz(path)
+            del arrays["alpha_"]
+            path.unlink()
+            io.write_npz(path, arrays)
+    # an InputError, which is a ValueError naming the file
+    with pytest.raises(io.InputError, match=f"bad.npz: {message}"):
+        load_model(path)
+    with pytest.raises(ValueError):
         load_model(path)
 
 
@@ -162,28 +180,6 @@ def test_verbose_fit_reports_every_epoch(data, capsys):
     small_model(A, verbose=True).fit(X, Y)
     out = capsys.readouterr().out
     assert "epoch   1" in out and "epoch   2" in out and "validation NMSE" in out
-
-
-def test_learned_parameters_are_named_arrays(data):
-    from sparserec.interpret import learned_parameters
-    X, Y, A, _ = data
-    model = small_model(A).fit(X, Y)
-    named = learned_parameters(model, effective=True)
-    np.testing.assert_array_equal(named["dictionary"], model.dictionary_)
-    assert float(named["threshold"]) == pytest.approx(model.lam1_ / model.alpha_)
-    assert {"initial_dictionary", "S", "V", "W1", "W", "P"} <= set(named)
-    assert all(isinstance(value, np.ndarray) for value in named.values())
-
-
-def test_plot_learned_draws_atoms_and_transitions(data):
-    pytest.importorskip("matplotlib")
-    from sparserec.interpret import plot_learned
-    X, Y, A, D = data
-    model = small_model(A, dictionary=perturbed_dictionary(D)).fit(X, Y)
-    figure = plot_learned(model, n_atoms=4)
-    assert len(figure.axes) == 4 + 3 + 3  # atoms, transition images, their colour bars
-    with pytest.raises(ValueError, match="not fitted"):
-        plot_learned(SISTARegressor(A))
 
 
 def test_explicit_validation_data_chooses_the_epoch_and_trains_on_all_of_x(data):

@@ -8,20 +8,19 @@ The baseline of the SISTA-RNN paper (Wisdom et al., 2016): the same K layers per
 
 but S, V, W1, W, D and the threshold b are free parameters with a random initialisation,
 not functions of a dictionary, a transition and penalties. It runs on the SISTA-RNN's own
-numba kernels (:func:`sparserec.network.loss_and_weight_grads`), so the two networks differ
+numba kernels (:func:`sparserec.learned.network.loss_and_weight_grads`), so the two networks differ
 only in their parametrisation.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import nmse_db
 from .network import Weights, forward_weights, loss_and_weight_grads
-from .training import train_loop
+from .training import train_loop, validation_score
 
-__all__ = ["GenericRNNParams", "forward", "loss_and_grad", "train", "GenericTrainingResult"]
+__all__ = ["GenericRNNParams", "forward", "loss_and_grad", "train"]
 
 #: The trained parameters (b through its logarithm, to stay positive).
 PARAMETERS = ("S", "V", "W1", "W", "D", "b")
@@ -134,48 +133,13 @@ def loss_and_grad(params, X, Y, n_layers=3, *, dtype=None):
     return loss, {name: g[name] for name in PARAMETERS}
 
 
-@dataclass
-class GenericTrainingResult:
-    """What :func:`train` returns.
-
-    Attributes
-    ----------
-    params : GenericRNNParams
-        The parameters with the best validation NMSE (the initial ones included).
-    loss_curve : list of float
-        Mean training loss of every epoch.
-    validation_scores : list of float
-        Validation score after every epoch (NMSE in dB unless ``score`` was given).
-    initial_score : float
-        That of the initial parameters (inf without validation).
-    train_seconds : list of float
-        Cumulative training time (without validation) at the end of every epoch.
-    best_epoch : int
-    n_epochs : int
-    n_rejected : int
-        Steps undone because the loss became NaN or infinite.
-    stop_reason : str
-        Why training ended, as :attr:`sparserec.training.TrainingResult.stop_reason`.
-    """
-
-    params: GenericRNNParams
-    loss_curve: list = field(default_factory=list)
-    validation_scores: list = field(default_factory=list)
-    initial_score: float = None
-    train_seconds: list = field(default_factory=list)
-    best_epoch: int = 0
-    n_epochs: int = 0
-    n_rejected: int = 0
-    stop_reason: str = "max_epochs"
-
-
 def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
           batch_size=50, max_epochs=100, max_seconds=None, X_val=None, Y_val=None,
           score=None, clip_norm=None, dtype=None, random_state=None, clock=time.perf_counter,
           callback=None, verbose=False):
     """Train a generic soft-threshold RNN by mini-batch gradient descent on the MSE.
 
-    The loop is :func:`sparserec.training.train_loop`'s, as for the SISTA-RNN; b is
+    The loop is :func:`sparserec.learned.train_loop`'s, as for the SISTA-RNN; b is
     optimised through its logarithm. A step after which the loss is NaN or infinite is
     undone (with the optimiser's state) and the learning rate halved; if the loss stays
     NaN, training stops with a :class:`sparserec.TrainingStoppedWarning`.
@@ -187,7 +151,7 @@ def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
     X, Y : ndarrays of shape (n, T, M) and (n, T, N)
     n_layers : int, default=3
     optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        As in :func:`sparserec.training.train`.
+        As in :func:`sparserec.learned.train`.
     learning_rate : float, default=1e-4
     batch_size : int, default=50
     max_epochs : int, default=100
@@ -209,19 +173,16 @@ def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
         process only, which is fairer on a machine shared with other jobs.
     callback : callable, optional
         ``callback(result)`` after every epoch, with the
-        :class:`sparserec.training.TrainingResult` so far; a true return value stops
+        :class:`sparserec.learned.TrainingResult` so far; a true return value stops
         training.
     verbose : bool, default=False
 
     Returns
     -------
-    GenericTrainingResult
+    sparserec.learned.TrainingResult
     """
-    score_format = "score {:8.3f}"
-    if score is None and X_val is not None and len(X_val) > 0:
-        def score(current):
-            return float(nmse_db(Y_val, forward(current, X_val, n_layers, dtype=dtype)))
-        score_format = "validation NMSE {:8.3f} dB"
+    score, score_format = validation_score(
+        score, lambda current, X: forward(current, X, n_layers, dtype=dtype), X_val, Y_val)
 
     def batch_loss_and_grad(current, batch):
         loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, dtype=dtype)
@@ -230,18 +191,13 @@ def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
 
     variables = _to_variables(params)
     # Start from the decoded variables, as every later step: b = exp(log b).
-    run = train_loop(_from_variables(variables), variables, batch_loss_and_grad, len(X),
-                     decode=lambda _, values: _from_variables(values), score=score,
-                     optimizer=optimizer, learning_rate=learning_rate,
-                     batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
-                     clock=clock, clip_norm=clip_norm, explode_factor=np.inf,
-                     random_state=random_state, callback=callback, verbose=verbose,
-                     score_format=score_format)
-    return GenericTrainingResult(
-        params=run.params, loss_curve=run.loss_curve, validation_scores=run.validation_scores,
-        initial_score=np.inf if score is None else run.initial_validation_score,
-        train_seconds=run.train_seconds, best_epoch=run.best_epoch, n_epochs=run.n_epochs,
-        n_rejected=run.n_rejected, stop_reason=run.stop_reason)
+    return train_loop(_from_variables(variables), variables, batch_loss_and_grad, len(X),
+                      decode=lambda _, values: _from_variables(values), score=score,
+                      optimizer=optimizer, learning_rate=learning_rate,
+                      batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
+                      clock=clock, clip_norm=clip_norm, explode_factor=np.inf,
+                      random_state=random_state, callback=callback, verbose=verbose,
+                      score_format=score_format)
 
 
 def _to_variables(params):

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from sparserec import generic_rnn
 from sparserec.datasets import make_sparse_sequences
-from sparserec.generic_rnn import GenericRNNParams
-from sparserec.network import SISTAParams, effective_weights, forward
+from sparserec.learned import (GenericRNNParams, SISTAParams, TrainingResult, effective_weights,
+                               forward, generic_rnn)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,8 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch(problem):
     result = generic_rnn.train(start, X, Y, learning_rate=1e-2, batch_size=10, max_epochs=15,
                                X_val=X_val, Y_val=Y_val, random_state=0)
     assert result.n_epochs == 15 and len(result.train_seconds) == 15
-    assert min(result.validation_scores) < result.initial_score - 1.0
+    assert isinstance(result, TrainingResult)
+    assert min(result.validation_scores) < result.initial_validation_score - 1.0
     assert result.validation_scores[result.best_epoch - 1] == min(result.validation_scores)
     assert start.b == 0.1  # not modified
 
@@ -73,6 +73,7 @@ def test_training_stops_on_the_time_budget():
                                max_epochs=50, max_seconds=3, clock=lambda: next(ticks))
     assert result.n_epochs == 3 and result.train_seconds == [1, 2, 3]
     assert result.stop_reason == "max_seconds"
+    assert result.initial_validation_score is None and result.validation_scores == []
 
 
 def test_callback_can_stop_training():

@@ -1,12 +1,14 @@
-"""Tests of the SISTA-RNN forward pass and its hand-written gradients."""
+"""Tests of the SISTA-RNN (sparserec.learned.sista_rnn): its forward pass and its
+hand-written gradients in theta."""
 
 import numba
 import numpy as np
 import pytest
 
-from sparserec import network, sista
-from sparserec.solvers import in_threads
-from sparserec.network import LEARNABLE, SISTAParams, forward, loss_and_grad
+from sparserec import sista
+from sparserec.learned import (LEARNABLE, SISTAParams, check_learn, effective_weights, forward,
+                               loss_and_grad)
+from sparserec.learned.sista_rnn import _preactivations
 
 
 def random_problem(seed, B=3, T=5, M=4, N=6, lam1=0.3, lam2=0.7):
@@ -34,7 +36,7 @@ def near_threshold_problem(seed, B=3, T=4, N=5, margin=1e-4):
     params = SISTAParams.initial(A, np.eye(N) + 0.2 * rng.standard_normal((N, N)),
                                  np.eye(N) + 0.1 * rng.standard_normal((N, N)),
                                  lam1=0.4, lam2=0.5)
-    weights = network.effective_weights(params)
+    weights = effective_weights(params)
     X = np.zeros((B, T, N))
     for t in range(T):
         h_prev = (np.broadcast_to(params.h0, (B, N)) if t == 0
@@ -61,7 +63,7 @@ def finite_difference(params, X, Y, K, name, eps=1e-6):
     """Central differences of the loss, asserting that no pre-activation crosses +-b."""
     value = getattr(params, name)
     shape = () if np.isscalar(value) else value.shape
-    Z0, b0 = network._preactivations(params, X, K)
+    Z0, b0 = _preactivations(params, X, K)
     active = np.abs(Z0) > b0
     grad = np.zeros(shape)
     for index in np.ndindex(*shape):
@@ -69,7 +71,7 @@ def finite_difference(params, X, Y, K, name, eps=1e-6):
         losses = []
         for sign in (1, -1):
             p = perturbed(params, name, index, sign * step)
-            Z, b = network._preactivations(p, X, K)
+            Z, b = _preactivations(p, X, K)
             assert np.array_equal(np.abs(Z) > b, active), "a kink was crossed: smaller step"
             losses.append(loss_and_grad(p, X, Y, K, learn=())[0])
         grad[index] = (losses[0] - losses[1]) / (2 * step)
@@ -92,7 +94,7 @@ def test_gradient_matches_central_differences(name, n_layers):
 @pytest.mark.parametrize("name", LEARNABLE)
 def test_gradient_matches_central_differences_near_threshold(name):
     params, X, Y = near_threshold_problem(seed=10 + LEARNABLE.index(name))
-    Z, b = network._preactivations(params, X, 3)
+    Z, b = _preactivations(params, X, 3)
     near = np.abs(np.abs(Z[:, 0]) - b) < 2e-4 * b
     assert near.mean() > 0.5 and 0 < (np.abs(Z[:, 0][near]) > b).mean() < 1
     _, grads = loss_and_grad(params, X, Y, 3, learn=[name])
@@ -140,51 +142,31 @@ def test_loss_is_the_mean_squared_error_of_forward():
 
 def test_unknown_parameter_name_is_rejected():
     params, X, Y = random_problem(seed=6)
-    with pytest.raises(ValueError, match="cannot learn"):
+    with pytest.raises(ValueError, match=r"learn contains \[.bias.\]"):
         loss_and_grad(params, X, Y, 3, learn=("D", "bias"))
 
 
-@pytest.fixture
-def numba_threads():
-    """The most threads numba allows here (at most 3, for an uneven split); restored after."""
-    n_max = min(3, numba.config.NUMBA_NUM_THREADS)
-    if n_max < 2:
-        pytest.skip("numba has a single thread here")
-    before = numba.get_num_threads()
-    yield n_max
-    numba.set_num_threads(before)
-
-
-@pytest.mark.parametrize("chunks_per_thread", [1, 4])
-def test_in_threads_covers_the_rows_in_order(numba_threads, chunks_per_thread):
-    numba.set_num_threads(numba_threads)
-    chunks = in_threads(lambda start, stop: (start, stop), 7,
-                        chunks_per_thread=chunks_per_thread)
-    assert len(chunks) == min(7, chunks_per_thread * numba_threads)
-    assert [c[0] for c in chunks[1:]] == [c[1] for c in chunks[:-1]]
-    assert chunks[0][0] == 0 and chunks[-1][1] == 7
-    numba.set_num_threads(1)
-    assert in_threads(lambda start, stop: (start, stop), 7) == [(0, 7)]
+def test_learnable_names_are_checked():
+    assert check_learn("D") == ("D",)
+    assert check_learn(["lam1", "h0"]) == ("lam1", "h0")
+    with pytest.raises(ValueError, match=r"learn contains \['G'\]; choose among D, F"):
+        check_learn(("D", "G"))
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_threads_over_the_batch_agree_with_one_thread(numba_threads, dtype, rtol):
+    # (the same for the free weights: tests/learned/test_network.py)
     params, X, Y = random_problem(seed=7, B=7, T=6)
     X, Y = X.astype(dtype), Y.astype(dtype)
-    weights = network.effective_weights(params)
     results = []
     for n in (1, numba_threads):
         numba.set_num_threads(n)
         results.append((loss_and_grad(params, X, Y, 3, learn=LEARNABLE),
-                        network.loss_and_weight_grads(weights, params.D, params.h0, X, Y, 3),
                         forward(params, X, 3, return_codes=True)))
-    (one, weights_one, forward_one), (many, weights_many, forward_many) = results
+    (one, forward_one), (many, forward_many) = results
     assert many[0] == pytest.approx(one[0], rel=rtol)
-    assert weights_many[0] == pytest.approx(weights_one[0], rel=rtol)
     for name in LEARNABLE:
         assert relative_error(one[1][name], many[1][name]) < rtol, name
-    for name, g in weights_one[1].items():
-        assert relative_error(g, weights_many[1][name]) < rtol, name
     for a, b in zip(forward_one, forward_many, strict=True):
         assert b.dtype == dtype
         np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * np.abs(a).max())

@@ -8,17 +8,20 @@ like :func:`sparserec.fista` and with the same stopping rule (relative duality g
 with the method of the fastest lasso solvers: all signals share ``G = Phi^T Phi``
 (``Phi = A D``) and the correlations ``Phi^T x`` come from one matrix product; each signal
 is then solved by coordinate descent on a growing working set with gap-safe screening
-(:mod:`sparserec._lasso_kernels`), signals in parallel threads.
+(:mod:`sparserec.solvers._lasso_kernels`), signals in parallel threads.
 """
 
 import warnings
 
 import numpy as np
 
+from .._threads import in_threads, one_blas_thread
+from .._validation import (check_choice, check_initial_codes, check_int, check_number,
+                           check_signals)
 from . import _lasso_kernels
-from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _one_blas_thread, _signal_batch, _synthesis,
-                      _times_dictionary, fista, in_threads)
+from ._base import (ConvergenceWarning, SolverResult, make_result, synthesis,
+                    times_dictionary, warn_unconverged)
+from .proximal import fista
 
 __all__ = ["lasso"]
 
@@ -27,7 +30,7 @@ _GROW = 16  # candidates added to the support to make a working set
 
 
 def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positive=False,
-          method="auto"):
+          method="auto", check_input=True):
     """Solve the lasso for one signal or a batch, by the fastest exact method.
 
     Parameters
@@ -56,6 +59,10 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         signals). 'fista': :func:`sparserec.fista`. 'auto' picks 'cd' unless the Gram matrix
         would cost more than it saves (N above 2048 and above 4 B), and finishes with FISTA,
         warm-started, the signals that CD leaves above ``tol`` (degenerate problems).
+    check_input : bool, default=True
+        Validate the input. False is for callers that already did: ``x`` and ``A``
+        C-contiguous arrays of one float dtype, ``D`` None or of that dtype, the other
+        parameters in range.
 
     Returns
     -------
@@ -88,28 +95,30 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     >>> result.h.shape, bool(result.converged.all()), bool(result.gap.max() <= 1e-6)
     ((5, 40), True, True)
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    X, A, D, dtype, single = _signal_batch(x, A, D)
-    B, M = X.shape
-    N = A.shape[1]
-    _check_penalty(lam1, "lam1")
-    _check_count(max_iter, "max_iter")
-    if not (np.isscalar(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+    if check_input:
+        X, A, D, single = check_signals(x, A, D)
+        lam1 = check_number(lam1, "lam1", low=0)
+        max_iter = check_int(max_iter, "max_iter")
+        tol = check_number(tol, "tol", low=0)
+        method = check_choice(method, "method", _METHODS)
+    else:
+        single = x.ndim == 1
+        X = x[None] if single else x
+    B, N = X.shape[0], A.shape[1]
+    dtype = X.dtype
     automatic = method == "auto"
     if automatic:
         method = "cd" if N <= 2048 or N <= 4 * B else "fista"
     if method == "fista":
-        result = fista(x, A, lam1, D=D, max_iter=max_iter, tol=tol, h_init=h_init,
-                       positive=positive)
+        result = fista(X[0] if single else X, A, lam1, D=D, max_iter=max_iter, tol=tol,
+                       h_init=h_init, positive=positive, check_input=False)
         result.settings["method"] = "lasso:fista"
         return result
 
-    H = _initial_codes(h_init, B, N, dtype, "h_init", single)
-    Phi = _times_dictionary(A, D)
-    with _one_blas_thread():  # (OpenBLAS's spinning threads would slow the kernel's)
-        n_iter, gap, primal = _gram_cd(X, Phi, H, float(lam1), float(tol), max_iter, positive)
+    H = check_initial_codes(h_init, B, N, dtype, "h_init", single)
+    Phi = times_dictionary(A, D)
+    with one_blas_thread():  # (OpenBLAS's spinning threads would slow the kernel's)
+        n_iter, gap, primal = _gram_cd(X, Phi, H, lam1, tol, max_iter, positive)
     converged = gap <= tol
     if automatic and not converged.all():
         # CD crawls on degenerate problems (more non-zeros than measurements, a tiny lam1);
@@ -117,25 +126,20 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         rows = np.flatnonzero(~converged)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            rescue = fista(X[rows], A, lam1, D=D, max_iter=max_iter, tol=tol, h_init=H[rows],
-                           positive=positive)
+            rescue = fista(np.ascontiguousarray(X[rows]), np.ascontiguousarray(Phi), lam1,
+                           max_iter=max_iter, tol=tol, h_init=H[rows], positive=positive,
+                           check_input=False)
         better = rescue.gap < gap[rows]
-        rows, H[rows[better]] = rows[better], rescue.h[better]
+        rows = rows[better]
+        H[rows] = rescue.h[better]
         n_iter[rows] += rescue.n_iter[better]
         gap[rows], primal[rows] = rescue.gap[better], rescue.objective[better]
         converged = gap <= tol
-    if not converged.all():
-        warnings.warn(f"lasso: {np.count_nonzero(~converged)} of {B} signals did not reach "
-                      f"tol={tol} in max_iter={max_iter} epochs", ConvergenceWarning,
-                      stacklevel=2)
-    y_hat = _synthesis(H, D)
-    settings = dict(method="lasso:cd", lam1=float(lam1), max_iter=max_iter, tol=tol,
+    warn_unconverged("lasso", converged, "signals", tol, f"max_iter={max_iter} epochs")
+    settings = dict(method="lasso:cd", lam1=lam1, max_iter=max_iter, tol=tol,
                     positive=positive, dtype=dtype.name)
-    if single:
-        H, y_hat, n_iter, converged, primal, gap = (a[0] for a in (H, y_hat, n_iter, converged,
-                                                                     primal, gap))
-    return SolverResult(h=H, y_hat=y_hat, n_iter=n_iter, converged=converged,
-                        objective=primal, gap=gap, settings=settings)
+    return make_result(SolverResult, single, settings, h=H, y_hat=synthesis(H, D),
+                       n_iter=n_iter, converged=converged, objective=primal, gap=gap)
 
 
 def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
@@ -150,9 +154,9 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
     H64 = H.astype(np.float64) if single else H  # H is our own C-ordered array
     B = X.shape[0]
     n_iter, gap, objective = np.zeros(B, np.int64), np.empty(B), np.empty(B)
-    in_threads(_lasso_kernels.lasso_gram_rows, B, Phi64.T @ Phi64, _c(Phi64.T, np.float64),
-               X64, X64 @ Phi64, lam1, H64, tol, max_iter, positive, _GROW, single,
-               n_iter, gap, objective)
+    in_threads(_lasso_kernels.lasso_gram_rows, B, Phi64.T @ Phi64,
+               np.ascontiguousarray(Phi64.T), X64, X64 @ Phi64, float(lam1), H64, float(tol),
+               max_iter, positive, _GROW, single, n_iter, gap, objective)
     if single:
         H[:] = H64
     return n_iter, gap, objective

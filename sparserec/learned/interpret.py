@@ -7,7 +7,7 @@ transition, a step and two penalties. These helpers show them. Plotting needs ma
 
 import numpy as np
 
-from .network import SISTAParams, effective_weights
+from .sista_rnn import SISTAParams, effective_weights
 
 __all__ = ["learned_parameters", "plot_learned"]
 
@@ -33,7 +33,7 @@ def learned_parameters(model, effective=False):
     --------
     >>> import numpy as np
     >>> from sparserec import SISTAParams
-    >>> from sparserec.interpret import learned_parameters
+    >>> from sparserec.learned import learned_parameters
     >>> params = SISTAParams.initial(np.eye(3)[:2], alpha=2.0, lam1=0.5)
     >>> float(learned_parameters(params)["threshold"])
     0.25

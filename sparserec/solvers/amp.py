@@ -18,12 +18,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
-
-from .phase import minimax_threshold
-from .solvers import (ConvergenceWarning, SolverResult, _c, _check_count, _check_penalty,
-                      _initial_codes, _signal_batch, _synthesis, _times_dictionary,
-                      lasso_duality_gap)
+from .._validation import check_initial_codes, check_int, check_number, check_signals
+from ..theory import minimax_threshold
+from . import _amp_kernels
+from ._base import (ConvergenceWarning, SolverResult, half_squared_norms, lasso_duality_gap,
+                    make_result, synthesis, times_dictionary, warn_unconverged)
 
 __all__ = ["AMPResult", "amp"]
 
@@ -127,61 +126,58 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     >>> bool(result.converged.all()), bool(np.allclose(result.h, H, atol=1e-4))
     (True, True)
     """
-    X, A, D, dtype, single = _signal_batch(x, A, D)
+    X, A, D, single = check_signals(x, A, D)
+    dtype = X.dtype
     B, M = X.shape
     N = A.shape[1]
-    _check_count(max_iter, "max_iter")
-    _check_penalty(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter")
+    tol = check_number(tol, "tol", low=0)
     if tau is None:
         tau = minimax_threshold(min(M / N, 1.0))
-    elif not (np.isscalar(tau) and 0 < tau < np.inf):
-        raise ValueError(f"tau must be a positive finite number, got {tau!r}")
-    damping = 0.0 if damping is None else damping
-    if not (np.isscalar(damping) and 0 <= damping < 1):
-        raise ValueError(f"damping must be a number in [0, 1), got {damping!r}")
+    tau = check_number(tau, "tau", low=0, low_open=True)
+    damping = check_number(0.0 if damping is None else damping, "damping", low=0, high=1,
+                           high_open=True)
 
-    Phi64 = _times_dictionary(np.asarray(A, np.float64),
-                              None if D is None else np.asarray(D, np.float64))
+    Phi64 = times_dictionary(np.asarray(A, np.float64),
+                             None if D is None else np.asarray(D, np.float64))
     # Rescale to unit mean column norm: the Onsager term ||h||_0 / M assumes it, and the
     # threshold rule is then free of the matrix's scale.
     scale = float(np.linalg.norm(Phi64) / np.sqrt(N))
     if scale == 0.0:
         raise ValueError("A D is zero: nothing can be recovered")
-    Phi = _c(Phi64 / scale, dtype)
-    H = _initial_codes(h_init, B, N, dtype, "h_init", single) * dtype.type(scale)
+    Phi = np.ascontiguousarray(Phi64 / scale, dtype=dtype)
+    H = check_initial_codes(h_init, B, N, dtype, "h_init", single) * dtype.type(scale)
 
-    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, float(tau), float(damping),
-                                                 max_iter, float(tol))
+    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, tau, damping, max_iter, tol)
     h /= dtype.type(scale)
     converged, diverged = status == 1, status == 2
     lam1 = scale * theta * np.maximum(1.0 - onsager, 0.0)
     gap, primal = lasso_duality_gap(X, Phi64, h, lam1)  # lam1 per row: broadcasts
-    half_norm = 0.5 * np.einsum("bm,bm->b", X.astype(np.float64), X.astype(np.float64))
-    gap = gap / np.maximum(half_norm, 1e-300)
-    _warn(converged, diverged, B, tol, max_iter)
-    settings = dict(method="amp", tau=float(tau), damping=float(damping), max_iter=max_iter,
-                    tol=tol, scale=scale, dtype=dtype.name)
-    y_hat = _synthesis(h, D)
-    fields = (h, y_hat, n_iter, converged, primal, gap, diverged, lam1)
-    if single:
-        fields = tuple(a[0] for a in fields)
-    h, y_hat, n_iter, converged, primal, gap, diverged, lam1 = fields
-    return AMPResult(h=h, y_hat=y_hat, n_iter=n_iter, converged=converged, objective=primal,
-                     gap=gap, settings=settings, diverged=diverged, lam1_effective=lam1)
+    gap = gap / np.maximum(half_squared_norms(X), 1e-300)
+    if diverged.any():
+        warnings.warn(f"amp: {np.count_nonzero(diverged)} of {B} signals diverged (residual "
+                      f"beyond {DIVERGENCE:g} ||x||); try damping=0.5, or fista",
+                      ConvergenceWarning, stacklevel=2)
+    warn_unconverged("amp", converged | diverged, "signals", tol,
+                     f"max_iter={max_iter} iterations")
+    settings = dict(method="amp", tau=tau, damping=damping, max_iter=max_iter, tol=tol,
+                    scale=scale, dtype=dtype.name)
+    return make_result(AMPResult, single, settings, h=h, y_hat=synthesis(h, D),
+                       n_iter=n_iter, converged=converged, objective=primal, gap=gap,
+                       diverged=diverged, lam1_effective=lam1)
 
 
 def _iterate(X, Phi, H, tau, damping, max_iter, tol):
     """Run AMP in chunks; signals that stop (converged or diverged) leave the batch."""
     B, M = X.shape
-    PhiT = _c(Phi.T, X.dtype)
+    PhiT = np.ascontiguousarray(Phi.T)
     h = H.copy()
     z = np.ascontiguousarray(X - h @ PhiT)
     n_iter = np.zeros(B, np.int64)
     status = np.zeros(B, np.int8)  # 0 running, 1 converged, 2 diverged
     theta = np.zeros(B)
     onsager = np.zeros(B)
-    x2 = np.einsum("bm,bm->b", X.astype(np.float64), X.astype(np.float64))
-    limit = DIVERGENCE**2 * np.maximum(x2, np.finfo(np.float64).tiny)
+    limit = DIVERGENCE**2 * np.maximum(2 * half_squared_norms(X), np.finfo(np.float64).tiny)
     active = np.arange(B)
     done = 0
     while active.size and done < max_iter:
@@ -189,90 +185,10 @@ def _iterate(X, Phi, H, tau, damping, max_iter, tol):
         parts = [np.ascontiguousarray(a[active]) for a in (X, h, z, n_iter, status, theta,
                                                            onsager, limit)]
         xa, ha, za, ia, sa, ta, oa, la = parts
-        _amp_steps(Phi, PhiT, xa, ha, za, tau, damping, n_steps, tol, la, ia, sa, ta, oa)
+        _amp_kernels.amp_steps(Phi, PhiT, xa, ha, za, tau, damping, n_steps, tol, la, ia, sa,
+                               ta, oa)
         h[active], z[active], n_iter[active], status[active] = ha, za, ia, sa
         theta[active], onsager[active] = ta, oa
         active = active[sa == 0]
         done += n_steps
     return h, n_iter, status, theta, onsager
-
-
-@njit(cache=True)
-def _amp_steps(Phi, PhiT, x, h, z, tau, damping, n_steps, tol, limit, iters, status, theta,
-               onsager):
-    """Run up to ``n_steps`` AMP iterations on a batch, in place; stopped rows stay frozen.
-
-    Parameters
-    ----------
-    Phi, PhiT : (M, N) and (N, M) arrays, the rescaled ``A D`` and its transpose.
-    x : (B, M) array, the measurements.
-    h, z : (B, N) and (B, M) arrays, the codes and the corrected residuals (updated).
-    tau, damping, tol : floats, as in :func:`amp`.
-    limit : (B,) array, the squared residual norm beyond which a row has diverged.
-    iters : (B,) int64 array, iterations done (updated).
-    status : (B,) int8 array, 0 running, 1 converged, 2 diverged (updated).
-    theta, onsager : (B,) float64 arrays, the last threshold and ``||h||_0 / M`` (written).
-    """
-    B, N = h.shape
-    M = x.shape[1]
-    keep = 1.0 - damping
-    running = np.empty(B, np.bool_)
-    for _ in range(n_steps):
-        pseudo = h + np.dot(z, Phi)  # h + Phi^T z: the signal plus Gaussian-like noise
-        n_running = 0
-        for b in range(B):
-            running[b] = status[b] == 0
-            if not running[b]:
-                continue
-            n_running += 1
-            energy = 0.0
-            for i in range(M):
-                energy += z[b, i] * z[b, i]
-            threshold = tau * np.sqrt(energy / M)
-            nonzero = 0
-            change = 0.0
-            norm = 0.0
-            for j in range(N):
-                v = pseudo[b, j]
-                if v > threshold:
-                    v -= threshold
-                    nonzero += 1
-                elif v < -threshold:
-                    v += threshold
-                    nonzero += 1
-                else:
-                    v = 0.0
-                v = keep * v + damping * h[b, j]
-                d = v - h[b, j]
-                change += d * d
-                norm += v * v
-                h[b, j] = v
-            theta[b] = threshold
-            onsager[b] = nonzero / M  # the mean derivative of soft(.) times N / M
-            iters[b] += 1
-            if change <= tol * tol * norm:
-                status[b] = 1
-        if n_running == 0:
-            return
-        fit = np.dot(h, PhiT)
-        for b in range(B):
-            if not running[b]:
-                continue
-            energy = 0.0
-            for i in range(M):
-                v = keep * (x[b, i] - fit[b, i] + onsager[b] * z[b, i]) + damping * z[b, i]
-                z[b, i] = v
-                energy += v * v
-            if not energy <= limit[b]:  # also catches NaN
-                status[b] = 2
-
-
-def _warn(converged, diverged, B, tol, max_iter):
-    if diverged.any():
-        warnings.warn(f"amp: {np.count_nonzero(diverged)} of {B} signals diverged (residual "
-                      f"beyond {DIVERGENCE:g} ||x||); try damping=0.5, or fista",
-                      ConvergenceWarning, stacklevel=3)
-    stalled = np.count_nonzero(~converged & ~diverged)
-    if stalled:
-        warnings.warn(f"amp: {stalled} of {B} signals did not reach tol={tol} in "
-                      f"max_iter={max_iter} iterations", ConvergenceWarning, stacklevel=3)

@@ -1,3 +1,5 @@
+"""Tests of approximate message passing (sparserec.solvers.amp)."""
+
 import warnings
 
 import numpy as np
@@ -140,23 +142,25 @@ def test_zero_measurements_give_zero_codes():
     assert result.converged.all() and not result.h.any()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(tau=0.0), "tau must be a positive"),
-    (dict(tau=np.inf), "tau must be a positive"),
-    (dict(damping=1.0), "damping must be a number in"),
-    (dict(damping=-0.1), "damping must be a number in"),
-    (dict(max_iter=-1), "max_iter"),
-    (dict(tol=np.nan), "tol"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(tau=0.0), ValueError, "tau must be a finite number > 0, got 0.0"),
+    (dict(tau=np.inf), ValueError, "tau must be a finite number > 0, got inf"),
+    (dict(tau="1"), TypeError, "tau must be a real number"),
+    (dict(damping=1.0), ValueError, "damping must be a finite number >= 0 and < 1"),
+    (dict(damping=-0.1), ValueError, "damping must be a finite number >= 0 and < 1"),
+    (dict(max_iter=-1), ValueError, "max_iter"),
+    (dict(max_iter=10.0), TypeError, "max_iter must be an integer"),
+    (dict(tol=np.nan), ValueError, "tol"),
 ])
-def test_bad_settings_are_refused(kwargs, message):
+def test_bad_settings_are_refused(kwargs, error, message):
     A = gaussian_matrix(10, 20, random_state=9)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         amp(np.ones(10), A, **kwargs)
 
 
 def test_bad_arrays_are_refused():
     A = gaussian_matrix(10, 20, random_state=9)
-    with pytest.raises(ValueError, match="x must have shape"):
+    with pytest.raises(ValueError, match="x must have 1 or 2 dimensions"):
         amp(np.ones((2, 3, 10)), A)
     with pytest.raises(ValueError, match="A must have shape"):
         amp(np.ones(9), A)

@@ -1,3 +1,5 @@
+"""Tests of the fast exact lasso (sparserec.solvers.lasso)."""
+
 import warnings
 
 import numpy as np
@@ -5,7 +7,7 @@ import pytest
 
 import sparserec
 from sparserec import batch, fista, lasso
-from sparserec.solvers import lasso_objective
+from sparserec.solvers import lasso_duality_gap, lasso_objective
 
 
 @pytest.mark.parametrize("positive", [False, True])
@@ -113,10 +115,27 @@ def test_max_iter_reached_is_reported_not_silent(lasso_problem):
     assert not result.converged.all() and np.all(result.n_iter <= 3)  # CD, polish, FISTA
 
 
+@pytest.mark.parametrize("max_iter", [0, 1, 2])
+def test_a_fista_rescue_that_improves_some_signals_only(lasso_problem, max_iter):
+    # Regression: with a tiny max_iter, CD leaves every signal above tol and the FISTA
+    # rescue improves some of them only (seed 1, lam1 0.1: one of 8 at max_iter=0, seven
+    # at 2); the merge of its rows crashed with an IndexError.
+    A, X = lasso_problem(50, 100, batch=8, seed=1)
+    with pytest.warns(sparserec.ConvergenceWarning, match="lasso: 8 of 8 signals did not reach"):
+        result = lasso(X, A, 0.1, max_iter=max_iter)
+    assert result.h.shape == (8, 100) and np.isfinite(result.h).all()
+    assert np.isfinite(result.gap).all() and np.isfinite(result.objective).all()
+    assert not result.converged.any()
+    # the gaps and objectives reported are those of the codes returned, row by row
+    gap, primal = lasso_duality_gap(X, A, result.h, 0.1)
+    np.testing.assert_allclose(result.gap, gap / (0.5 * (X**2).sum(axis=1)), rtol=1e-8)
+    np.testing.assert_allclose(result.objective, primal, rtol=1e-10)
+
+
 def test_lasso_is_a_method_of_the_command_line_batch(lasso_problem):
     A, X = lasso_problem(20, 40, batch=6, seed=13)
     data = dict(x=X.reshape(2, 3, 20), A=A)
-    options = dict(batch.DEFAULTS, lam1=0.05)
+    options = dict(batch.default_options("lasso"), lam1=0.05)
     arrays, settings = batch.solve_arrays(data, "lasso", options)
     assert arrays["h"].shape == (2, 3, 40) and settings["method"] == "lasso:cd"
     assert np.all(arrays["gap"] <= 1e-6)

@@ -18,6 +18,8 @@ gap that the solver must certify.
 import numpy as np
 from numba import njit
 
+from ._base_kernels import soft
+
 
 @njit(cache=True)
 def _residual_correlation(G, c, h, q):
@@ -127,13 +129,8 @@ def _cd_epochs(Gw, cw, qw, hw, xx, lam, positive, max_epochs, tol_gap, tol_viola
     for epoch in range(max_epochs):
         for k in range(w):
             old = hw[k]
-            z = old + qw[k] * inverse[k]  # exact minimiser along coordinate k, then shrink
-            if z > thresh[k]:
-                new = z - thresh[k]
-            elif z < -thresh[k] and not positive:
-                new = z + thresh[k]
-            else:
-                new = 0.0
+            # the exact minimiser along coordinate k, then shrunk
+            new = soft(old + qw[k] * inverse[k], thresh[k], positive)
             if new != old:
                 step = new - old
                 row = Gw[k]

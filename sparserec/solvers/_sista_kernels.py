@@ -1,78 +1,13 @@
-"""Numba kernels of the classical solvers.
+"""Numba kernel of SISTA (:mod:`sparserec.solvers.sista`).
 
-Each kernel does one job on plain, trusted, C-contiguous arrays of one floating dtype
-(float32 or float64): no validation, no Python objects, no I/O. Signals are rows
-(``h`` has shape ``(B, N)``), so a matrix ``S`` acting on every code of a batch is the
-matrix-matrix product ``h @ S.T``; callers pass the transposes they need, contiguous.
+Sequences are rows of a batch; callers pass the transposes of the matrices they need,
+contiguous, so that a product with a code runs along a row.
 """
 
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True)
-def soft_threshold_inplace(z, tau):
-    """Replace every entry of the flat array ``z`` by ``sign(z) * max(|z| - tau, 0)``."""
-    for i in range(z.size):
-        v = z[i]
-        if v > tau:
-            z[i] = v - tau
-        elif v < -tau:
-            z[i] = v + tau
-        else:
-            z[i] = 0.0
-
-
-@njit(cache=True)
-def proximal_gradient_steps(Phi, PhiT, x, h, z, t, step, thresh, n_steps, accelerated,
-                            positive):
-    """Run ``n_steps`` ISTA or FISTA iterations on a batch of lasso problems, in place.
-
-    Minimises ``1/2 ||x_b - Phi h_b||^2 + lam ||h_b||_1`` for every row ``b``, with
-    ``step = 1 / alpha`` and ``thresh = lam / alpha``.
-
-    Parameters
-    ----------
-    Phi, PhiT : (M, N) and (N, M) arrays, the effective matrix ``A D`` and its transpose.
-    x : (B, M) array, the measurements.
-    h : (B, N) array, the current iterates (updated).
-    z : (B, N) array, FISTA's extrapolated points (updated; equal to ``h`` for ISTA).
-    t : (B,) array, FISTA's momentum sequences (updated).
-    accelerated : bool, FISTA when True, ISTA when False.
-    positive : bool, constrain the codes to be non-negative (the prox is ``max(v - thresh, 0)``).
-    """
-    B, N = h.shape
-    h_old = np.empty(N, h.dtype)
-    for _ in range(n_steps):
-        residual = x - np.dot(z, PhiT)  # (B, M): x - Phi z per row
-        grad = np.dot(residual, Phi)  # (B, N): Phi^T (x - Phi z) = -gradient
-        for b in range(B):
-            h_old[:] = h[b]
-            for j in range(N):
-                v = z[b, j] + step * grad[b, j]
-                if v > thresh:
-                    v -= thresh
-                elif v < -thresh and not positive:
-                    v += thresh
-                else:
-                    v = 0.0
-                h[b, j] = v
-            if not accelerated:
-                z[b] = h[b]
-                continue
-            # Gradient-based adaptive restart (O'Donoghue & Candes 2015): drop the momentum
-            # when it points uphill, which keeps FISTA monotone in practice and much faster
-            # on badly conditioned problems.
-            uphill = 0.0
-            for j in range(N):
-                uphill += (z[b, j] - h[b, j]) * (h[b, j] - h_old[j])
-            if uphill > 0.0:
-                t[b] = 1.0
-            t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t[b] * t[b]))
-            beta = (t[b] - 1.0) / t_next
-            t[b] = t_next
-            for j in range(N):
-                z[b, j] = h[b, j] + beta * (h[b, j] - h_old[j])
+from ._base_kernels import soft
 
 
 @njit(cache=True, nogil=True)
@@ -81,7 +16,7 @@ def sista_recursion(X, VT, ST, PT, SPT, DT, ADT, FDT, h0, lam1, lam2, lam2_over_
                     objective_out, start, stop):
     """SISTA over a batch of sequences, with its outputs, frame after frame in one pass.
 
-    Implements section 2 of ``sista.md``::
+    Implements the SISTA iteration of the theory page (docs/theory.rst)::
 
         h_t^(0) = P h_{t-1}
         h_t^(k) = soft_{lam1/alpha}(S h_t^(k-1) + V x_t + (lam2/alpha) P h_{t-1})
@@ -91,7 +26,7 @@ def sista_recursion(X, VT, ST, PT, SPT, DT, ADT, FDT, h0, lam1, lam2, lam2_over_
     ``y_{-1} = D h_0``.
 
     Sequences are independent: the kernel runs sequences ``start:stop`` without the GIL,
-    so that threads share the batch (:func:`sparserec.solvers.in_threads`) with no
+    so that threads share the batch (:func:`sparserec._threads.in_threads`) with no
     synchronisation per frame. Every product but ``V x_t`` skips the zeros of a sparse
     code (a row of a transposed matrix per non-zero), which a dense BLAS call cannot:
     ``S h_t^(0) = (S P) h_{t-1}`` and ``F y_{t-1} = (F D) h_{t-1}``, because ``P h_{t-1}``
@@ -121,7 +56,6 @@ def sista_recursion(X, VT, ST, PT, SPT, DT, ADT, FDT, h0, lam1, lam2, lam2_over_
     B, T, M = X.shape
     N = h0.shape[1]
     dtype = h0.dtype
-    zero = np.zeros(1, dtype)[0]  # a literal 0.0 would promote float32 to float64
     h = np.empty(N, dtype)
     Ph = np.empty(N, dtype)
     SPh = np.empty(N, dtype)
@@ -179,22 +113,19 @@ def sista_recursion(X, VT, ST, PT, SPT, DT, ADT, FDT, h0, lam1, lam2, lam2_over_
                         hj = h[j]
                         for i in range(N):
                             z[i] += hj * ST[j, i]
-                # The stopping test's sums (a serial dependency) only where they are used;
-                # the threshold branch-free, max(v - tau, 0) + min(v + tau, 0), so that the
-                # loop vectorises (the same values as the branches, bit for bit).
+                # The stopping test's sums (a serial dependency) only where they are used,
+                # so that the other loop vectorises.
                 change = 0.0
                 norm = 0.0
                 if not fixed or k == n_iter - 1:
                     for j in range(N):
-                        v = z[j]
-                        s = max(v - thresh, zero) + min(v + thresh, zero)
+                        s = soft(z[j], thresh, False)
                         change += (s - h[j]) ** 2
                         norm += s * s
                         h[j] = s
                 else:
                     for j in range(N):
-                        v = z[j]
-                        h[j] = max(v - thresh, zero) + min(v + thresh, zero)
+                        h[j] = soft(z[j], thresh, False)
                 n = 0  # the non-zeros of h, branch-free
                 for j in range(N):
                     nz[n] = j

@@ -1,0 +1,163 @@
+"""Every check of user input, in one place.
+
+The public entry points (the solvers, the estimators, the file readers) validate their
+input here, once, and pass trusted arrays further down: kernels and internal calls never
+check again (``check_input=False``, as in scikit-learn). Each check raises ``TypeError``
+for a value of the wrong kind and ``ValueError`` for a value out of range, with a message
+that names the parameter and says what was expected.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["float_dtype", "check_dtype", "check_array", "check_square", "check_int",
+           "check_number", "check_choice", "check_signals", "check_operators",
+           "check_initial_codes"]
+
+
+def float_dtype(a):
+    """The dtype a solver computes ``a`` in: float32 stays float32, anything else float64."""
+    return np.dtype(np.float32) if a.dtype == np.float32 else np.dtype(np.float64)
+
+
+def check_dtype(dtype, name="dtype"):
+    """``dtype`` as a NumPy dtype, which must be float32 or float64."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")
+    return dtype
+
+
+def check_array(a, name, *, ndim=None, dtype=None):
+    """A real, non-empty, finite array, C-contiguous, of the given rank(s).
+
+    Parameters
+    ----------
+    a : array_like
+    name : str
+        How messages call it (``"x"``, or ``"array 'x'"`` for a file's member).
+    ndim : int or tuple of int, optional
+        The accepted ranks.
+    dtype : dtype, optional
+        Convert to it; default :func:`float_dtype` of ``a``.
+
+    Returns
+    -------
+    ndarray
+    """
+    if a is None:
+        raise ValueError(f"{name} is required")
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in ranks:
+            raise ValueError(f"{name} must have {' or '.join(map(str, ranks))} dimensions, "
+                             f"got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    a = np.ascontiguousarray(a, dtype=float_dtype(a) if dtype is None else dtype)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    return a
+
+
+def check_square(a, name, n, dtype):
+    """An (n, n) array, checked as by :func:`check_array`."""
+    a = check_array(a, name, dtype=dtype)
+    if a.shape != (n, n):
+        raise ValueError(f"{name} must have shape ({n}, {n}), got {a.shape}")
+    return a
+
+
+def check_int(value, name, *, low=0, high=None):
+    """An integer in ``[low, high]`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"at least {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def check_number(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number in the given interval, as a float.
+
+    ``low_open`` and ``high_open`` exclude the bounds: ``low=0, low_open=True`` is
+    "positive".
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    above = low is None or (value > low if low_open else value >= low)
+    below = high is None or (value < high if high_open else value <= high)
+    if not (np.isfinite(value) and above and below):
+        interval = _interval(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number{interval}, got {value!r}")
+    return value
+
+
+def _interval(low, high, low_open, high_open):
+    """The bounds in words: ' >= 0', ' > 0 and < 1', or '' without bounds."""
+    bounds = []
+    if low is not None:
+        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        bounds.append(f"{'<' if high_open else '<='} {high:g}")
+    return " " + " and ".join(bounds) if bounds else ""
+
+
+def check_choice(value, name, choices):
+    """One of ``choices`` (strings)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_signals(x, A, D):
+    """Signals as a (B, M) batch, with the operators, for the lasso-type solvers.
+
+    Returns
+    -------
+    X : ndarray of shape (B, M), C-contiguous, float32 or float64
+    A : ndarray of shape (M, N), in X's dtype
+    D : ndarray of shape (N, N) or None (the identity)
+    single : bool
+        ``x`` was one signal, (M,).
+    """
+    x = check_array(x, "x", ndim=(1, 2))
+    single = x.ndim == 1
+    X = x[None] if single else x
+    A, D = check_operators(A, D, X.shape[1], X.dtype)
+    return X, A, D, single
+
+
+def check_operators(A, D, M, dtype):
+    """``A`` (M, N) and ``D`` (N, N) in ``dtype``. ``D`` stays None for the identity, which
+    is never built: (N, N) is large when N is (3.2 GB for N = 20000)."""
+    A = check_array(A, "A", dtype=dtype)
+    if A.ndim != 2 or A.shape[0] != M:
+        raise ValueError(f"A must have shape (M, N) = ({M}, N) to match x, got {A.shape}")
+    D = None if D is None else check_square(D, "D", A.shape[1], dtype)
+    return A, D
+
+
+def check_initial_codes(h, B, N, dtype, name, single):
+    """Warm-start codes as a (B, N) array of its own (zeros when ``h`` is None); one (N,)
+    code is shared by every signal of a batch."""
+    if h is None:
+        return np.zeros((B, N), dtype)
+    h = check_array(h, name, dtype=dtype)
+    expected = (N,) if single else (B, N)
+    if h.shape == (N,) and not single:
+        h = np.broadcast_to(h, (B, N))
+    elif h.shape != expected:
+        raise ValueError(f"{name} must have shape {expected}, got {h.shape}")
+    return np.array(h.reshape(B, N), dtype=dtype, order="C")

@@ -1,0 +1,281 @@
+"""One guarded mini-batch training loop for every network of the package.
+
+:func:`train_loop` takes the model as a loss-and-gradient callable and a few hooks, and
+gives all models the same stopping rules (``max_epochs``, a time budget ``max_seconds``,
+``n_iter_no_change``, a ``callback``), keeps the parameters with the best validation score
+seen (the initial ones included), and guards the steps:
+
+- a step after which the next batch's loss is NaN or explodes is undone, and the learning
+  rate halved;
+- if the loss cannot be made finite, training stops with a :class:`TrainingStoppedWarning`;
+- a ``project`` hook may correct the parameters after every step.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..metrics import nmse_db
+from .optimizers import clip_by_norm, make_optimizer
+
+__all__ = ["TrainingResult", "TrainingStoppedWarning", "train_loop", "validation_score"]
+
+
+class TrainingStoppedWarning(RuntimeWarning):
+    """Training stopped early because the loss could not be kept finite."""
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train_loop` returns, and so the ``train`` function of every model.
+
+    Attributes
+    ----------
+    params : object
+        The model's parameters with the best validation score (the initial ones
+        included), e.g. a :class:`~sparserec.SISTAParams`.
+    final_params : object
+        The parameters after the last step.
+    loss_curve : list of float
+        Mean training loss (MSE) of every epoch.
+    validation_scores : list of float
+        Validation score after every epoch, lower is better: NMSE in dB unless a ``score``
+        was given; empty without validation.
+    initial_validation_score : float or None
+        That of the initial parameters.
+    epoch_times : list of float
+        Wall-clock seconds of every epoch (training steps and validation).
+    train_seconds : list of float
+        Training time (steps only, on the ``clock``) from the start to the end of every
+        epoch: what ``max_seconds`` limits.
+    best_epoch : int
+        The epoch whose parameters were kept (0: the initial ones).
+    n_epochs : int
+        Epochs run.
+    n_rejected : int
+        Steps undone because the loss became NaN or exploded.
+    n_projected : int
+        Steps after which the ``project`` hook changed the parameters; for the SISTA-RNN,
+        raised alpha to the stability bound.
+    stop_reason : str
+        Why training ended: 'max_epochs', 'max_seconds', 'no improvement', 'callback', or
+        the message of the warning when the loss could not be kept finite.
+    """
+
+    params: object
+    final_params: object
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    initial_validation_score: float = None
+    epoch_times: list = field(default_factory=list)
+    train_seconds: list = field(default_factory=list)
+    best_epoch: int = 0
+    n_epochs: int = 0
+    n_rejected: int = 0
+    n_projected: int = 0
+    stop_reason: str = "max_epochs"
+
+
+def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=None,
+               score=None, optimizer="rmsprop", learning_rate=1e-4, batch_size=50,
+               max_epochs=100, max_seconds=None, clock=time.perf_counter,
+               n_iter_no_change=None, tol=0.0, clip_norm=None, guard=True,
+               explode_factor=10.0, random_state=None, callback=None, verbose=False,
+               score_format="score {:8.3f}"):
+    """Train any model by mini-batch gradient descent, with the guards of this module.
+
+    Every epoch visits the ``n_samples`` training samples in a new random order, in
+    batches of ``batch_size`` (the last one smaller). The model is known only through the
+    callables: its parameters ``params`` are computed from the optimised ``variables``
+    (e.g. logarithms of positive parameters) by ``decode``.
+
+    Parameters
+    ----------
+    params : object with a ``copy()`` method
+        The initial parameters, as ``loss_and_grad`` and ``score`` take them (not modified).
+    variables : dict of str to ndarray
+        The initial optimised variables, float64 (not modified).
+    loss_and_grad : callable
+        ``loss_and_grad(params, batch) -> (loss, grads)``: the mean loss on the training
+        samples at the indices ``batch`` and its gradients in the variables, a dict with
+        some or all of the keys of ``variables`` (the others are not optimised).
+    n_samples : int
+        The number of training samples.
+    decode : callable
+        ``decode(params, variables) -> params``: new parameters from the variables, after a
+        step or when one is undone; ``params`` (the current ones) give what the variables do
+        not hold.
+    project : callable, optional
+        ``project(params, variables) -> bool``, after every step: may correct both in place
+        (e.g. clamp a parameter into its stable range) and says whether it did (counted in
+        ``n_projected``).
+    score : callable, optional
+        ``score(params) -> float``, lower is better: the validation score that chooses the
+        best parameters (compared with an absolute ``tol``). None: the mean training loss
+        of the epoch (with a relative ``tol``).
+    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
+        An object needs ``step(variables, grads)``, ``get_state()``, ``set_state(state)``
+        and a ``learning_rate`` attribute; it is modified.
+    learning_rate : float, default=1e-4
+        Ignored when ``optimizer`` is an object.
+    batch_size : int, default=50
+    max_epochs : int, default=100
+    max_seconds : float, optional
+        Stop after the epoch during which the training time reached this budget: the time
+        of the steps on ``clock``, without validation and ``callback``.
+    clock : callable, default=time.perf_counter
+        The clock of the training time; ``time.process_time`` counts the CPU time of this
+        process only, which is fairer on a machine shared with other jobs.
+    n_iter_no_change : int, optional
+        Stop after this many epochs without an improvement of more than ``tol``. None: no
+        such stop.
+    tol : float, default=0.0
+    clip_norm : float, optional
+        Clip the joint gradient norm of the variables to this value.
+    guard : bool, default=True
+        Undo a step after which the next batch's loss is NaN or explodes, restore the
+        optimiser's state and halve the learning rate. Without it, training stops at the
+        first NaN loss.
+    explode_factor : float, default=10.0
+        A batch loss above this factor times the median of the recent accepted losses
+        counts as an explosion; ``np.inf``: only NaN and infinite losses do.
+    random_state : int or None
+        Seed of the mini-batch order: the same seed gives the same result.
+    callback : callable, optional
+        ``callback(result)`` after every epoch, with the :class:`TrainingResult` so far
+        (``final_params`` are the current parameters): for progress, logging, or to stop
+        training by returning True.
+    verbose : bool, default=False
+        Print the loss, the score and the time of every epoch.
+    score_format : str, default='score {:8.3f}'
+        How ``verbose`` prints the score.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, learning_rate)
+    initial_rate = optimizer.learning_rate
+    rng = np.random.default_rng(random_state)
+    params = params.copy()
+    variables = {name: value.copy() for name, value in variables.items()}
+    result = TrainingResult(params=params.copy(), final_params=params)
+    best = np.inf
+    if score is not None:
+        best = result.initial_validation_score = _quiet(score, params)
+        if verbose:
+            print(f"epoch   0  {score_format.format(best)}  (initial parameters)")
+    recent = []  # accepted batch losses, the reference for "explodes"
+    previous = None  # variables and optimiser state before the last step
+    stale, elapsed = 0, 0.0
+    for epoch in range(1, max_epochs + 1):
+        wall, start = time.perf_counter(), clock()
+        order = rng.permutation(n_samples)
+        losses = []
+        stop = None
+        for first in range(0, n_samples, batch_size):
+            batch = order[first:first + batch_size]
+            loss, grads = _quiet(loss_and_grad, params, batch)
+            if guard and previous is not None and _exploded(loss, grads, recent,
+                                                            explode_factor):
+                # The last step made the loss NaN or explode: undo it, with a smaller step.
+                variables, state = previous
+                optimizer.set_state(state)
+                optimizer.learning_rate *= 0.5
+                result.n_rejected += 1
+                params = decode(params, variables)
+                previous = None
+                loss, grads = _quiet(loss_and_grad, params, batch)
+            if not (np.isfinite(loss) and _finite(grads)):
+                stop = (f"training stopped at epoch {epoch}: the loss or its gradient is "
+                        f"NaN or infinite (loss={loss:g}) and cannot be undone; the best "
+                        "parameters seen are kept")
+                break
+            if optimizer.learning_rate < 1e-6 * initial_rate:
+                stop = (f"training stopped at epoch {epoch}: the learning rate fell to "
+                        f"{optimizer.learning_rate:g} after {result.n_rejected} undone "
+                        "steps; the best parameters seen are kept")
+                break
+            losses.append(loss)
+            recent = (recent + [loss])[-20:]
+            grads, _ = clip_by_norm(grads, clip_norm)
+            previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
+            optimizer.step(variables, grads)
+            params = decode(params, variables)
+            if project is not None and project(params, variables):
+                result.n_projected += 1
+        elapsed += clock() - start
+
+        if stop is not None:
+            result.stop_reason = stop
+            # stacklevel 3: the caller of the model's train function
+            warnings.warn(stop, TrainingStoppedWarning, stacklevel=3)
+            if verbose:
+                print(stop)
+            break
+        epoch_loss = float(np.mean(losses))
+        result.loss_curve.append(epoch_loss)
+        if score is not None:
+            value = _quiet(score, params)
+            result.validation_scores.append(value)
+            improved = value < best - tol
+        else:
+            value = epoch_loss
+            improved = value < best * (1 - tol)
+        if improved or (np.isfinite(value) and not np.isfinite(best)):
+            best, result.best_epoch, result.params, stale = value, epoch, params.copy(), 0
+        else:
+            stale += 1
+        result.epoch_times.append(time.perf_counter() - wall)
+        result.train_seconds.append(elapsed)
+        result.n_epochs, result.final_params = epoch, params
+        if verbose:
+            shown = f"  {score_format.format(value)}" if score is not None else ""
+            print(f"epoch {epoch:3d}  loss {epoch_loss:.6g}{shown}  "
+                  f"{result.epoch_times[-1]:.2f} s{'  *' if result.best_epoch == epoch else ''}")
+        if callback is not None and callback(result):
+            result.stop_reason = "callback"
+            break
+        if n_iter_no_change is not None and stale >= n_iter_no_change:
+            result.stop_reason = "no improvement"
+            break
+        if max_seconds is not None and elapsed >= max_seconds:
+            result.stop_reason = "max_seconds"
+            break
+    result.final_params = params
+    return result
+
+
+def validation_score(score, predict, X_val, Y_val):
+    """The ``score`` of :func:`train_loop` and how ``verbose`` prints it: ``score`` itself
+    if given, else the NMSE in dB of ``predict(params, X_val)`` against ``Y_val`` (None
+    without validation data)."""
+    if score is not None or X_val is None or len(X_val) == 0:
+        return score, "score {:8.3f}"
+
+    def nmse(params):
+        return float(nmse_db(Y_val, predict(params, X_val)))
+    return nmse, "validation NMSE {:8.3f} dB"
+
+
+# ----------------------------------------------------------------------------------------
+# internals
+
+
+def _quiet(function, *args):
+    # Overflow is detected (and undone) by the loop: no numpy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return function(*args)
+
+
+def _finite(grads):
+    return all(np.isfinite(g).all() for g in grads.values())
+
+
+def _exploded(loss, grads, recent, factor):
+    if not (np.isfinite(loss) and _finite(grads)):
+        return True
+    return bool(recent) and loss > factor * float(np.median(recent))

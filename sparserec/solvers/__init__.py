@@ -1,0 +1,75 @@
+"""The classical solvers, and the registry through which every other part finds them.
+
+Each solver lives in a module of its own (its numba kernels beside it, in
+``_<name>_kernels.py``), takes measurements and a measurement matrix, and returns a
+:class:`SolverResult`. :data:`SOLVERS` is the one table of them that the command line,
+batch runs and phase diagrams read: adding a solver is one new module and one entry here
+(docs/contributing.rst).
+"""
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from ._base import (ConvergenceWarning, SolverResult, StepSizeWarning, lasso_duality_gap,
+                    lasso_objective, lipschitz_constant, soft_threshold)
+from .amp import AMPResult, amp
+from .lasso import lasso
+from .proximal import fista, ista
+from .sista import sista, sista_weights
+
+__all__ = ["Solver", "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning",
+           "AMPResult", "amp", "fista", "ista", "lasso", "sista", "sista_weights",
+           "soft_threshold", "lipschitz_constant", "lasso_objective", "lasso_duality_gap"]
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A solver as the command line, batch runs and phase diagrams call it.
+
+    Attributes
+    ----------
+    function : callable
+        ``function(x, A, **options)``, returning a :class:`SolverResult`.
+    sequential : bool
+        It takes sequences, (T, M) or (B, T, M); otherwise every row of ``x`` is an
+        independent signal and it gets them as one (rows, M) batch.
+    options : mapping
+        The keywords it takes from a data file or the command line, with their defaults
+        there (``D`` and ``F`` are the file's arrays, None when absent).
+    phase_options : mapping
+        Its defaults in phase diagrams (:func:`sparserec.phase_transition`), chosen to
+        approximate l1 minimisation; ``lam1_ratio`` sets ``lam1`` to that fraction of
+        ``max |A^T x|`` in every cell.
+    """
+
+    function: object
+    sequential: bool
+    options: MappingProxyType
+    phase_options: MappingProxyType
+
+
+def _solver(function, sequential, options, phase_options):
+    return Solver(function, sequential, MappingProxyType(options),
+                  MappingProxyType(phase_options))
+
+
+# Phase diagrams: a small penalty (the lasso tends to basis pursuit as it vanishes) and a
+# tight tolerance; AMP lightly damped, because at N = 500 plain AMP diverges for some
+# Gaussian matrices when the minimax threshold is small (delta near 1), and damping keeps
+# its fixed points.
+_PHASE_LASSO = dict(lam1_ratio=1e-4, tol=1e-9)
+
+#: The solvers by name.
+SOLVERS = MappingProxyType({
+    "ista": _solver(ista, False, dict(lam1=0.1, alpha=None, max_iter=1000, tol=1e-6, D=None),
+                    dict(_PHASE_LASSO, max_iter=20000)),
+    "fista": _solver(fista, False, dict(lam1=0.1, alpha=None, max_iter=1000, tol=1e-6, D=None),
+                     dict(_PHASE_LASSO, max_iter=5000)),
+    "lasso": _solver(lasso, False, dict(lam1=0.1, max_iter=1000, tol=1e-6, D=None),
+                     dict(_PHASE_LASSO, max_iter=10000)),
+    "sista": _solver(sista, True, dict(lam1=0.1, lam2=1.0, alpha=None, n_iter=None,
+                                       max_iter=1000, tol=1e-6, D=None, F=None),
+                     dict(lam1_ratio=1e-4, lam2=0.0, tol=1e-7, max_iter=20000)),
+    "amp": _solver(amp, False, dict(tau=None, damping=None, max_iter=1000, tol=1e-6, D=None),
+                   dict(damping=0.2, max_iter=1000, tol=1e-7)),
+})
