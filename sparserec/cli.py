@@ -160,11 +160,9 @@ def _shared_default(name):
 @click.option("--out-dir", metavar="DIR",
               help="Batch mode: write INPUT_METHOD.npz files here (created if missing); "
                    "outputs already complete are skipped.")
-@click.option("--lam1", type=NON_NEGATIVE, default=_shared_default("lam1"),
-              show_default=True,
+@click.option("--lam1", type=NON_NEGATIVE, default=_shared_default("lam1"), show_default=True,
               help="Weight of the l1 penalty.")
-@click.option("--lam2", type=NON_NEGATIVE, default=_shared_default("lam2"),
-              show_default=True,
+@click.option("--lam2", type=NON_NEGATIVE, default=_shared_default("lam2"), show_default=True,
               help="Weight of the temporal term (sista).")
 @click.option("--alpha", type=POSITIVE, default=None,
               help="Inverse step size. Default: the Lipschitz bound; a smaller value is "
@@ -172,10 +170,8 @@ def _shared_default(name):
 @click.option("--n-iter", type=click.IntRange(min=1), default=None,
               help="Exactly this many iterations per frame, ignoring --tol (sista).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=_shared_default("max_iter"),
-              show_default=True,
-              help="Iteration limit per signal or frame.")
-@click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"),
-              show_default=True,
+              show_default=True, help="Iteration limit per signal or frame.")
+@click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"), show_default=True,
               help="Tolerance: relative duality gap (ista, fista), relative change (sista, "
                    "amp).")
 @click.option("--tau", type=POSITIVE, default=None,
