@@ -11,7 +11,12 @@ import numbers
 
 import numpy as np
 
-__all__ = ["float_dtype", "check_dtype", "check_array", "check_square", "check_int",
+#: The largest iteration count, epoch count or size a check accepts by default: beyond,
+#: a run would never end (and counts past 2**63 wrap around in the kernels).
+MAX_COUNT = 10**9
+
+__all__ = ["MAX_COUNT", "float_dtype", "check_dtype", "check_array", "check_scale",
+           "check_square", "check_int",
            "check_number", "check_choice", "check_signals", "check_operators",
            "check_initial_codes"]
 
@@ -67,6 +72,16 @@ def check_array(a, name, *, ndim=None, dtype=None):
     return a
 
 
+def check_scale(a, name):
+    """Refuse an array whose sums of squared entries would overflow its dtype: every solver
+    forms such sums (``A^T A``, ``||x||^2``), and would return NaN."""
+    peak = float(np.abs(a).max())
+    if peak * peak * max(a.shape[-1], 1) > np.finfo(a.dtype).max:
+        raise ValueError(f"{name}'s entries are too large (max |{name}| = {peak:.3g}): its "
+                         f"sums of squares overflow {a.dtype}; expected {name} rescaled")
+    return a
+
+
 def check_square(a, name, n, dtype):
     """An (n, n) array, checked as by :func:`check_array`."""
     a = check_array(a, name, dtype=dtype)
@@ -75,7 +90,7 @@ def check_square(a, name, n, dtype):
     return a
 
 
-def check_int(value, name, *, low=0, high=None):
+def check_int(value, name, *, low=0, high=MAX_COUNT):
     """An integer in ``[low, high]`` (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -132,7 +147,7 @@ def check_signals(x, A, D):
     single : bool
         ``x`` was one signal, (M,).
     """
-    x = check_array(x, "x", ndim=(1, 2))
+    x = check_scale(check_array(x, "x", ndim=(1, 2)), "x")
     single = x.ndim == 1
     X = x[None] if single else x
     A, D = check_operators(A, D, X.shape[1], X.dtype)
@@ -145,7 +160,8 @@ def check_operators(A, D, M, dtype):
     A = check_array(A, "A", dtype=dtype)
     if A.ndim != 2 or A.shape[0] != M:
         raise ValueError(f"A must have shape (M, N) = ({M}, N) to match x, got {A.shape}")
-    D = None if D is None else check_square(D, "D", A.shape[1], dtype)
+    check_scale(A.T, "A")  # (over the columns: A^T A)
+    D = None if D is None else check_scale(check_square(D, "D", A.shape[1], dtype).T, "D").T
     return A, D
 
 

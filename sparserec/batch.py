@@ -15,6 +15,7 @@ Examples
 """
 
 import json
+import os
 import time
 import traceback
 import uuid
@@ -61,8 +62,9 @@ class Task:
     options : dict
         Its settings, as :func:`default_options` lists them.
     existing : {'skip', 'error', 'overwrite'}
-        What to do when the output exists: skip it when complete (resume), refuse, or
-        replace it.
+        What to do when the output exists: 'skip' it when it is a complete result of this
+        input with these settings (resume; redo it if the input changed since, refuse any
+        other file), refuse it ('error'), or replace it ('overwrite', ``force``).
     """
 
     input: str
@@ -150,7 +152,10 @@ def solve_arrays(data, method, options, source="input"):
     kwargs = {key: options[key] for key in solver.options if key in options}
     kwargs.update({k: None if v is None else v.astype(dtype) for k, v in operators.items()
                    if k in solver.options})
-    result = solver.function(x if solver.sequential else x.reshape(-1, M), A, **kwargs)
+    try:
+        result = solver.function(x if solver.sequential else x.reshape(-1, M), A, **kwargs)
+    except (ValueError, TypeError, FloatingPointError) as error:  # the solver refused it
+        raise io.InputError(f"{source}: {error}") from None
     arrays = dict(h=result.h.reshape(lead + (N,)), y_hat=result.y_hat.reshape(lead + (N,)),
                   n_iter=result.n_iter.reshape(lead), converged=result.converged.reshape(lead),
                   objective=result.objective.reshape(lead))
@@ -185,18 +190,24 @@ def solve_file(task):
     report = Report(task.input, task.output)
     try:
         io.remove_leftovers(task.output)  # of an earlier run's killed worker
-        if task.existing == "skip" and io.is_complete(task.output):
-            _fill_from_output(report, task)
+        io.check_output(task.output, force=True, inputs=[task.input])  # a place to write
+        data = io.read_data(task.input)
+        source = io.digest(data)
+        state, previous = _existing(task, source)
+        if state == "same":
+            report.status, report.message = "skipped", "output already complete"
+            _fill_counts(report, previous)
         else:
-            io.check_output(task.output, force=task.existing != "error", inputs=[task.input])
-            data = io.read_data(task.input)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 arrays, solver = solve_arrays(data, task.method, task.options, task.input)
             settings = dict(request=_request(task), solver=solver,
-                            input=Path(task.input).name, version=__version__)
+                            input=Path(task.input).name, input_digest=source,
+                            version=__version__)
             arrays["settings"] = np.array(json.dumps(settings, default=str))
-            io.write_npz(task.output, arrays)
+            # Checked again under the directory's lock, just before the rename: another
+            # run may have written the output meanwhile.
+            io.write_npz(task.output, arrays, check=lambda: _existing(task, source))
             report.status = "done"
             report.warnings = list(dict.fromkeys(f"{w.message}" for w in caught))
             _fill_counts(report, arrays)
@@ -210,18 +221,43 @@ def solve_file(task):
     return report
 
 
-def _fill_from_output(report, task):
-    arrays, settings = io.read_result(task.output)
-    made, wanted = settings.get("request") or {}, _request(task)
+def _existing(task, source):
+    """What the output of ``task`` holds now, and whether it may be replaced.
+
+    Returns ``(state, arrays)``: ``(None, None)`` when there is no output (or the task
+    replaces whatever is there), ``('same', arrays)`` for a complete result of this input,
+    unchanged since (digest ``source``), with these settings, and ``('stale', None)`` for
+    such a result of an older version of the input. Raises :class:`InputError` for any
+    other file: it is never replaced without ``force=True``.
+    """
+    path = Path(task.output)
+    if not path.exists() or task.existing == "overwrite":
+        return None, None
+    if task.existing == "error":
+        raise io.InputError(f"{path}: output already exists; expected a new path, or "
+                            "force=True to replace it")
+    try:
+        arrays, settings = io.read_result(path)
+    except io.InputError:
+        arrays = settings = None
+    if settings is None or not isinstance(settings.get("request"), dict):
+        raise io.InputError(f"{path}: exists and is not a complete sparserec result; "
+                            "expected a new path (it is never replaced), or force=True")
+    made_of = settings.get("input")
+    if made_of != Path(task.input).name:
+        raise io.InputError(f"{path}: exists and is the result of {made_of!r}, not of "
+                            f"{Path(task.input).name!r}; expected inputs with distinct "
+                            "names, or force=True")
+    made, wanted = settings["request"], _request(task)
     changed = [f"{key}={made.get(key)!r}, now {value!r}" for key, value in wanted.items()
                if made.get(key) != value]
     if changed:
-        raise io.InputError(f"{task.output}: exists, made with other settings "
+        raise io.InputError(f"{path}: exists, made with other settings "
                             f"({'; '.join(changed)}); expected the same settings, or "
                             "force=True to redo it")
-    report.status = "skipped"
-    report.message = "output already complete"
-    _fill_counts(report, arrays)
+    if settings.get("input_digest") != source:
+        return "stale", None  # the input changed since: redo it
+    return "same", arrays
 
 
 def _fill_counts(report, arrays):
@@ -264,12 +300,18 @@ def plan(inputs, out_dir, method, options=None, *, force=False):
     if method not in SOLVERS:
         raise ValueError(f"method must be one of {', '.join(SOLVERS)}; got {method!r}")
     options = {**default_options(method), **(options or {})}
+    inputs = list(dict.fromkeys(str(p) for p in inputs))
+    resolved = {Path(p).resolve(): p for p in inputs}
     tasks, seen = [], {}
-    for input in dict.fromkeys(str(p) for p in inputs):
+    for input in inputs:
         output = str(output_path(input, out_dir, method))
         if output in seen:
             raise io.InputError(f"{input}: writes the same output {output} as {seen[output]}; "
                                 "expected inputs with distinct names")
+        if Path(output).resolve() in resolved:
+            raise io.InputError(f"{resolved[Path(output).resolve()]}: is an input of this run "
+                                f"and would be the output of {input}; expected inputs that "
+                                "are not outputs (another out_dir, or fewer inputs)")
         seen[output] = input
         tasks.append(Task(input, output, method, options,
                           existing="overwrite" if force else "skip"))
@@ -364,16 +406,34 @@ def local_client(n_workers):
     distributed = _distributed()
     import logging
 
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0",
-                                  silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
+    # The workers' standard error goes nowhere: Ctrl-C reaches every process of the
+    # terminal's group, and each worker would print a traceback (a hundred lines) where the
+    # command prints one. Their failures reach the command as the tasks' errors.
+    stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                           processes=True, host="127.0.0.1",
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
+    finally:
+        os.dup2(stderr, 2)
+        os.close(stderr)
+        os.close(devnull)
+    # The scheduler, in this process, would log the workers' end at Ctrl-C, tracebacks too.
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with cluster, distributed.Client(cluster) as client:
+            yield client
+    finally:
+        log.setLevel(level)
 
 
 @contextmanager
-def connect(address, timeout=30):
-    """A client of the running Dask scheduler at ``address`` (e.g. tcp://host:8786)."""
+def connect(address, timeout=4):
+    """A client of the running Dask scheduler at ``address`` (e.g. tcp://host:8786), or an
+    :class:`~sparserec.io.InputError` after ``timeout`` seconds."""
     distributed = _distributed()
     try:
         client = distributed.Client(address, timeout=timeout)

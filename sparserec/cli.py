@@ -10,6 +10,7 @@ command shows them as its flags (``--force``).
 import glob
 import json
 import math
+import os
 import re
 import sys
 import traceback
@@ -21,6 +22,8 @@ import numpy as np
 from click.core import ParameterSource
 
 from . import batch, io
+from ._validation import MAX_COUNT
+from .phase import MAX_N, MAX_TRIALS
 from ._version import __version__
 from .solvers import SOLVERS, sista
 
@@ -40,7 +43,10 @@ class _Group(click.Group):
             command = self.get_command(ctx, ctx.invoked_subcommand or "")
             click.echo(f"error: {_as_flags(str(error), command)}", err=True)
             ctx.exit(2)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:
             if debug:
@@ -71,6 +77,9 @@ class _Finite(click.FloatRange):
 
 
 NON_NEGATIVE = _Finite(min=0)
+#: A count: iterations, epochs, layers, sizes, workers (beyond, a run would never end).
+COUNT = click.IntRange(min=1, max=MAX_COUNT)
+
 POSITIVE = _Finite(min=0, min_open=True)
 
 
@@ -167,9 +176,9 @@ def _shared_default(name):
 @click.option("--alpha", type=POSITIVE, default=None,
               help="Inverse step size. Default: the Lipschitz bound; a smaller value is "
                    "warned about (the iteration may diverge).")
-@click.option("--n-iter", type=click.IntRange(min=1), default=None,
+@click.option("--n-iter", type=COUNT, default=None,
               help="Exactly this many iterations per frame, ignoring --tol (sista).")
-@click.option("--max-iter", type=click.IntRange(min=1), default=_shared_default("max_iter"),
+@click.option("--max-iter", type=COUNT, default=_shared_default("max_iter"),
               show_default=True, help="Iteration limit per signal or frame.")
 @click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"), show_default=True,
               help="Tolerance: relative duality gap (ista, fista), relative change (sista, "
@@ -186,7 +195,7 @@ def _shared_default(name):
               default=batch.BATCH_OPTIONS["dtype"], show_default=True,
               help="Precision of the solve.")
 @click.option("--force", is_flag=True, help="Replace existing outputs (batch: redo complete ones).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--workers", type=COUNT, default=None, metavar="N",
               help="Batch on a local Dask cluster of N processes (needs sparserec[distributed]).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Batch on the running Dask scheduler at ADDRESS, e.g. tcp://10.0.0.1:8786.")
@@ -281,6 +290,12 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {len(finished)} of {len(tasks)} files finished; run the "
                    "same command again to do the rest", err=True)
+        if not isinstance(executor, nullcontext):
+            # A cluster interrupted while it started cannot be closed, and Dask's exit
+            # handler would print its traceback: leave at once (the outputs are safe, the
+            # workers got the Ctrl-C too).
+            sys.stderr.flush()
+            os._exit(130)
         ctx.exit(130)
     _print_table(reports)
     debug = ctx.find_root().params["debug"]
@@ -515,18 +530,18 @@ def _learn_list(ctx, param, value):
 
 # (hyperparameter of SISTARegressor, click type, help); the default is the estimator's
 _HYPERPARAMETERS = [
-    ("n_layers", click.IntRange(min=1), "K, SISTA iterations (layers) per frame."),
+    ("n_layers", COUNT, "K, SISTA iterations (layers) per frame."),
     ("lam1", NON_NEGATIVE, "Initial weight of the l1 penalty."),
     ("lam2", NON_NEGATIVE, "Initial weight of the temporal term."),
     ("alpha", POSITIVE, "Initial inverse step size. Default: the Lipschitz bound."),
     ("learn", str, "Parameters to train, comma-separated, among D, F, A, alpha, lam1, lam2, h0."),
     ("optimizer", click.Choice(["rmsprop", "adam"]), "Optimiser (RMSprop with decay 0.9)."),
     ("learning_rate", POSITIVE, "Learning rate."),
-    ("batch_size", click.IntRange(min=1), "Sequences per mini-batch."),
-    ("max_epochs", click.IntRange(min=1), "Training epochs."),
+    ("batch_size", COUNT, "Sequences per mini-batch."),
+    ("max_epochs", COUNT, "Training epochs."),
     ("validation_fraction", _Finite(min=0, max=1, max_open=True),
      "Fraction of TRAIN held out to choose the best epoch."),
-    ("n_iter_no_change", click.IntRange(min=1), "Stop after this many epochs without "
+    ("n_iter_no_change", COUNT, "Stop after this many epochs without "
                                                 "improvement. Default: never."),
     ("clip_norm", POSITIVE, "Clip the norm of the gradients to this value."),
     ("dtype", click.Choice(["float64", "float32"]), "Precision of the network."),
@@ -601,7 +616,7 @@ def fit(train, output, validation, dictionary, verbose, force, **hyperparameters
                            **hyperparameters)
     try:
         model.fit(X, Y, **fit_arguments)
-    except ValueError as error:
+    except (ValueError, FloatingPointError) as error:
         raise io.InputError(f"{train}: {error}") from None
     model.save(output)
     trained = (f"trained {model.n_epochs_} epochs, kept epoch {model.best_epoch_}"
@@ -652,7 +667,10 @@ def predict(model_path, input, output, force):
     if "y" in data and data["y"].shape[-1] != N:
         raise io.InputError(f"{input}: array 'y' has N = {data['y'].shape[-1]}; expected "
                             f"N = {N}, as the model {model_path}")
-    y_hat = model.predict(data["x"])
+    try:
+        y_hat = model.predict(data["x"])
+    except (ValueError, FloatingPointError) as error:
+        raise io.InputError(f"{input}: {error}") from None
     arrays = dict(y_hat=y_hat)
     if "y" in data:
         arrays["snr_db"] = np.float64(snr(data["y"], y_hat))
@@ -695,6 +713,9 @@ def _params_text(model):
 # phase
 
 
+_MAX_GRID = 1000  # points along one axis of a phase diagram
+
+
 def _grid(ctx, param, value):
     """A list of ratios in (0, 1]: 'START:STOP:STEP' (STOP included) or 'A,B,C'."""
     if value is None:
@@ -704,6 +725,9 @@ def _grid(ctx, param, value):
             start, stop, step = (float(part) for part in value.split(":"))
             if not step > 0:
                 raise ValueError
+            if (stop - start) / step > _MAX_GRID:  # before the grid is built
+                raise click.BadParameter(f"{value!r} has more than {_MAX_GRID} points", ctx,
+                                         param)
             values = np.arange(start, stop + step / 2, step).round(10)
         else:
             values = np.array([float(part) for part in value.split(",")])
@@ -726,13 +750,15 @@ def _grid(ctx, param, value):
 @click.option("--plot", "plot_path", metavar="PNG", default=None,
               help="The diagram. Default: OUTPUT with .png (needs matplotlib).")
 @click.option("--no-plot", is_flag=True, help="Write the grid only.")
-@click.option("-n", "--n", "n", type=click.IntRange(min=2), default=500, show_default=True,
+@click.option("-n", "--n", "n", type=click.IntRange(min=2, max=MAX_N), default=500,
+              show_default=True,
               help="Signal length N.")
 @click.option("--deltas", metavar="GRID", callback=_grid, default="0.05:0.95:0.05",
               show_default=True, help="delta = M/N: START:STOP:STEP or a list A,B,C.")
 @click.option("--rhos", metavar="GRID", callback=_grid, default="0.05:0.95:0.05",
               show_default=True, help="rho = K/M: START:STOP:STEP or a list A,B,C.")
-@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--trials", type=click.IntRange(min=1, max=MAX_TRIALS), default=20,
+              show_default=True,
               help="Random signals per cell (solved in one batched call).")
 @click.option("--success-tol", type=POSITIVE, default=1e-2, show_default=True,
               help="A trial succeeds when ||y_hat - y|| <= TOL ||y||.")
@@ -744,13 +770,13 @@ def _grid(ctx, param, value):
 @click.option("--tau", type=POSITIVE, default=None, help="Threshold of amp (default minimax).")
 @click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
               help="Damping of amp (default 0.2).")
-@click.option("--max-iter", type=click.IntRange(min=1), default=None,
+@click.option("--max-iter", type=COUNT, default=None,
               help="Iteration limit per signal (default: per solver, see the docs).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True, help="Precision of the solves.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--workers", type=COUNT, default=None, metavar="N",
               help="One Dask task per cell on a local cluster of N processes.")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="One Dask task per cell on the running Dask scheduler at ADDRESS.")

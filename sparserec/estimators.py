@@ -7,7 +7,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import io
-from ._validation import check_array, check_choice, check_dtype, check_int, check_number
+from ._validation import (check_array, check_choice, check_dtype, check_int, check_number,
+                          check_square)
 from .learned import SISTAParams, check_learn, forward, train
 from .matrices import make_dictionary
 from .solvers import lasso
@@ -342,6 +343,14 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = list(result.validation_scores)
             self.best_epoch_, self.n_epochs_ = result.best_epoch, result.n_epochs
         self._set_learned(params)
+        try:
+            _check_learned(self)
+            for name in set(learn) & {"alpha", "lam1", "lam2"}:  # trained as logarithms
+                if not 0 < getattr(self, f"{name}_") < np.inf:
+                    raise ValueError(f"{name} went to {getattr(self, f'{name}_'):g}")
+        except ValueError as error:
+            raise ValueError(f"training diverged: {error}; expected a smaller "
+                             f"learning_rate (now {self.learning_rate:g})") from None
         return self
 
     @staticmethod
@@ -368,6 +377,11 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_sequences, T, N) or (T, N)
+
+        Raises
+        ------
+        FloatingPointError
+            If the output is not finite (it is never returned with NaN).
         """
         check_is_fitted(self, "dictionary_")
         X = check_array(X, "X", ndim=(2, 3), dtype=check_dtype(self.dtype))
@@ -377,6 +391,10 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                              f"M={M}")
         single = X.ndim == 2
         y_hat = forward(self._params(), X[None] if single else X, self.n_layers)
+        if not np.isfinite(y_hat).all():
+            raise FloatingPointError("the SISTA-RNN's output is not finite (NaN or Inf); "
+                                     "likely cause: X scaled so far from 1 that the network's "
+                                     "products overflow")
         return y_hat[0] if single else y_hat
 
     def score(self, X, Y, sample_weight=None):
@@ -444,7 +462,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                                  "logarithm); give a positive value or remove it from learn")
         if self.alpha is not None:
             check_number(self.alpha, "alpha", low=0, low_open=True)
-        for name in ("n_layers", "batch_size", "max_epochs"):
+        check_int(self.n_layers, "n_layers", low=1, high=MAX_LAYERS)
+        for name in ("batch_size", "max_epochs"):
             check_int(getattr(self, name), name, low=1)
         check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
         check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
@@ -489,27 +508,67 @@ def load_model(path):
     """
     hyperparameters, arrays = io.read_model(path, _SISTA_FORMAT)
     try:
+        unknown = set(hyperparameters) - set(SISTARegressor().get_params())
+        if unknown:
+            raise ValueError(f"unknown hyperparameter {sorted(unknown)[0]!r}")
         for key, value in hyperparameters.items():
             if isinstance(value, dict):
                 hyperparameters[key] = arrays[value["__array__"]]
-        hyperparameters["learn"] = tuple(hyperparameters["learn"])
+        hyperparameters["learn"] = tuple(hyperparameters.get("learn", ()))
         model = SISTARegressor(**hyperparameters)
+        model._check_hyperparameters()
+        check_dtype(model.dtype)
         for key in _SISTA_LEARNED:
             setattr(model, key, arrays[key])
-    except (KeyError, TypeError) as error:
-        raise io.InputError(f"{path}: not a complete SISTARegressor model ({error!r} "
-                            "missing or wrong); expected a model written by "
+        _check_learned(model)
+    except KeyError as error:
+        raise io.InputError(f"{path}: missing array {error.args[0]!r}; expected a model "
+                            "written by SISTARegressor.save") from None
+    except (ValueError, TypeError) as error:
+        raise io.InputError(f"{path}: {error}; expected a model written by "
                             "SISTARegressor.save") from None
-    for key in ("alpha_", "lam1_", "lam2_"):
-        setattr(model, key, float(getattr(model, key)))
-    for key in ("best_epoch_", "n_epochs_"):
-        setattr(model, key, int(getattr(model, key)))
-    for key in ("loss_curve_", "validation_scores_"):
-        setattr(model, key, getattr(model, key).tolist())
     return model
 
 
+def _check_learned(model):
+    """Check (and convert in place) the learned attributes of a SISTARegressor: shapes
+    that fit together, finite values, a positive step and non-negative penalties."""
+    A = check_array(model.measurement_matrix_, "measurement_matrix_", ndim=2,
+                    dtype=np.float64)
+    N = A.shape[1]
+    model.measurement_matrix_ = A
+    for name in ("dictionary_", "transition_", "initial_dictionary_", "initial_transition_"):
+        setattr(model, name, check_square(getattr(model, name), name, N, np.float64))
+    model.h0_ = check_array(model.h0_, "h0_", ndim=1, dtype=np.float64)
+    if model.h0_.shape != (N,):
+        raise ValueError(f"h0_ must have shape ({N},), got {model.h0_.shape}")
+    model.alpha_ = check_number(_scalar(model.alpha_), "alpha_", low=0, low_open=True)
+    for name in ("lam1_", "lam2_"):
+        setattr(model, name, check_number(_scalar(getattr(model, name)), name, low=0))
+    for name in ("best_epoch_", "n_epochs_"):  # (stored as float64, as every array)
+        value = _scalar(getattr(model, name))
+        value = int(value) if isinstance(value, float) and value.is_integer() else value
+        setattr(model, name, check_int(value, name))
+    for name in ("loss_curve_", "validation_scores_"):
+        values = np.asarray(getattr(model, name))
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must be a list of numbers, got {values.dtype} of shape "
+                             f"{values.shape}")
+        setattr(model, name, values.astype(np.float64).tolist())
+
+
+def _scalar(value):
+    """A 0-d array (as a model file holds it) as a Python scalar."""
+    value = np.asarray(value)
+    if value.ndim != 0:
+        raise ValueError(f"expected a single number, got an array of shape {value.shape}")
+    return value.item()
+
+
 _SISTA_FORMAT = "sparserec.SISTARegressor/1"
+
+#: The most layers per frame a SISTA-RNN may have (each is an (N, N) product per frame).
+MAX_LAYERS = 1000
 _SISTA_ARRAY_PARAMS = ("measurement_matrix", "dictionary", "transition")
 _SISTA_LEARNED = ("dictionary_", "transition_", "measurement_matrix_", "h0_", "alpha_", "lam1_",
                   "lam2_", "initial_dictionary_", "initial_transition_", "loss_curve_",

@@ -15,9 +15,14 @@ The formats (docs/cli.rst describes them for users):
   hyperparameters.
 """
 
+import fcntl
 import glob
+import hashlib
 import json
+import math
 import os
+import socket
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -29,8 +34,8 @@ import numpy as np
 from ._validation import check_array
 
 __all__ = ["InputError", "load_npz", "read_data", "read_result", "read_model", "file_kind",
-           "check_output", "write_npz", "write_model", "atomic_path", "is_complete",
-           "RESULT_KEYS"]
+           "check_output", "write_npz", "write_model", "atomic_path", "directory_lock",
+           "digest", "is_complete", "RESULT_KEYS"]
 
 #: Arrays every complete result file holds.
 RESULT_KEYS = ("h", "y_hat", "n_iter", "converged", "objective", "settings")
@@ -70,13 +75,19 @@ def load_npz(path):
         an array holds pickled objects or is not an ``.npy`` member.
     """
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        _fail(path, "no such file", "an existing .npz file")
+    except OSError as error:
+        _fail(path, f"cannot be read ({error.strerror})", "a readable .npz file")
+    if stat.S_ISDIR(mode):
         _fail(path, "is a directory", "an .npz file")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        _fail(path, "is not a regular file (a pipe, socket or device)", "an .npz file")
     try:
         with open(path, "rb") as file:
             magic = file.read(4)
-    except FileNotFoundError:
-        _fail(path, "no such file", "an existing .npz file")
     except OSError as error:
         _fail(path, f"cannot be read ({error.strerror})", "a readable .npz file")
     if not magic:
@@ -84,6 +95,7 @@ def load_npz(path):
     if magic not in _ZIP_MAGIC:
         kind = "a single .npy array" if magic.startswith(b"\x93NUM") else "not a zip archive"
         _fail(path, f"is not an npz file ({kind})", "a NumPy .npz archive (numpy.savez)")
+    _check_archive(path)
     arrays, member = {}, None
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -103,6 +115,53 @@ def load_npz(path):
         where = f"array {member!r}" if member else "archive"
         _fail(path, f"is truncated or corrupt ({where}: {error})", "a complete .npz archive")
     return arrays
+
+
+# Deflate cannot compress by more than about 1032:1: a member that claims more is a lie.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_archive(path):
+    """Refuse an archive before anything is allocated: one whose members are ambiguous
+    (a name twice), or whose sizes, declared in the zip headers and in each array's
+    header, promise more data than the file holds."""
+    size = os.path.getsize(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                _fail(path, f"holds the member {twice[0]!r} twice (an ambiguous archive)",
+                      "an archive written by numpy.savez")
+            for info in archive.infolist():
+                limit = (info.compress_size if info.compress_type == zipfile.ZIP_STORED
+                         else _MAX_DEFLATE_RATIO * info.compress_size + 1024)
+                if info.header_offset + info.compress_size > size or info.file_size > limit:
+                    _fail(path, f"member {info.filename!r} declares more data than the file "
+                          "holds", "a complete .npz archive")
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as member:
+                        _check_npy_header(path, info, member)
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError) as error:
+        _fail(path, f"is truncated or corrupt (archive: {error})", "a complete .npz archive")
+
+
+def _check_npy_header(path, info, member):
+    """The array's header: its shape and dtype must fit in the member's declared size."""
+    name = info.filename.removesuffix(".npy")
+    version = np.lib.format.read_magic(member)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read(member)
+    if dtype.hasobject:
+        _fail(path, f"array {name!r} holds pickled Python objects (never unpickled)",
+              "numeric arrays")
+    promised, held = math.prod(shape) * dtype.itemsize, info.file_size - member.tell()
+    if promised > held:
+        _fail(path, f"array {name!r} declares shape {shape} of {dtype} ({promised} bytes) but "
+              f"holds {held} bytes", "a complete .npz archive")
 
 
 def _numeric(path, name, a, ndim):
@@ -267,19 +326,46 @@ def check_output(path, *, force=False, inputs=(), suffix=".npz"):
 
 
 @contextmanager
-def atomic_path(path):
+def directory_lock(directory):
+    """Hold the exclusive lock of ``directory`` (its file ``.sparserec.lock``), waiting for
+    it. The kernel releases it when the holder ends, even when it is killed: a killed run
+    never leaves it stuck."""
+    fd = os.open(Path(directory) / ".sparserec.lock", os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
+def _writer():
+    """Who writes a temporary file: this host and process, in its name."""
+    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+
+
+@contextmanager
+def atomic_path(path, check=None):
     """Yield a temporary path next to ``path``; rename it into place if the block succeeds.
 
-    The temporary file is removed on any failure (including KeyboardInterrupt), so that
-    ``path`` is either the complete new file, or untouched.
+    The temporary file is unique to this writer and removed on any failure (including
+    KeyboardInterrupt), so that ``path`` is either the complete new file, or untouched.
+    With ``check``, the rename happens under the directory's lock (:func:`directory_lock`),
+    after ``check()``, which may raise to keep ``path`` as it is: the state of ``path`` that
+    it sees is the one the rename replaces, whatever other writers do.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_writer()}.", suffix=".tmp",
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
+        if check is None:
+            os.replace(tmp, path)
+        else:
+            with directory_lock(path.parent):
+                check()
+                os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -289,24 +375,39 @@ def atomic_path(path):
 
 
 def remove_leftovers(path):
-    """Remove the temporary files that interrupted writes of ``path`` left behind.
+    """Remove the temporary files of ``path`` that killed writers of this host left behind.
 
-    :func:`atomic_path` removes its temporary file on any error, but not when the process
-    is killed (a lost cluster worker, ``kill -9``). Call this only where nothing else is
-    writing ``path`` at the same time, as a batch task that owns its output.
+    :func:`atomic_path` removes its temporary file on any error, but not when its process
+    is killed (a lost cluster worker, ``kill -9``). Only the files of processes of this host
+    that no longer run are removed: those of live writers, here or on other hosts, stay.
     """
     path = Path(path)
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        leftover.unlink(missing_ok=True)
+    host = socket.gethostname().replace(".", "_")
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.{glob.escape(host)}-*.tmp"):
+        pid = leftover.name[len(path.name) + len(host) + 3:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
 
 
-def write_npz(path, arrays):
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def write_npz(path, arrays, check=None):
     """Write arrays to an npz file atomically (temporary file, fsync, rename).
 
     Parameters
     ----------
     path : str or path-like
     arrays : dict of str to array_like
+    check : callable, optional
+        Called under the directory's lock just before the rename (:func:`atomic_path`).
 
     Raises
     ------
@@ -314,12 +415,23 @@ def write_npz(path, arrays):
         If the file cannot be written (the message names it and the reason).
     """
     try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        with atomic_path(path, check) as tmp, open(tmp, "wb") as file:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
     except OSError as error:
         _fail(path, f"cannot be written ({error.strerror or error})", "a writable location")
+
+
+def digest(arrays):
+    """A SHA-256 of named arrays (names, dtypes, shapes and values), in hex: what a result
+    records of its input, to know whether the input changed since."""
+    sha = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name])
+        sha.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        sha.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return sha.hexdigest()
 
 
 def write_model(path, format, hyperparameters, arrays):

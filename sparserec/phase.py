@@ -26,6 +26,10 @@ from .theory import donoho_tanner_rho
 
 __all__ = ["recovery_success", "phase_transition", "PhaseTransition", "load_phase_transition"]
 
+#: The largest signal length and number of trials per cell (a cell holds an (N, N)
+#: Gaussian matrix at most, and n_trials x N signals).
+MAX_N, MAX_TRIALS = 10_000, 100_000
+
 #: Default success criterion: relative error of the recovered signal at most 1%.
 SUCCESS_TOL = 1e-2
 
@@ -297,8 +301,8 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
         if deltas is not None and not np.allclose(deltas, M / n):
             raise ValueError(f"the model fixes delta = M/N = {M}/{n}; got deltas={deltas!r}")
         deltas = [M / n]
-    n = check_int(n, "n", low=1)
-    n_trials = check_int(n_trials, "n_trials", low=1)
+    n = check_int(n, "n", low=1, high=MAX_N)
+    n_trials = check_int(n_trials, "n_trials", low=1, high=MAX_TRIALS)
     deltas = _ratios(np.arange(1, 20) / 20 if deltas is None else deltas, "deltas")
     rhos = _ratios(np.arange(1, 20) / 20 if rhos is None else rhos, "rhos")
     tol = check_number(tol, "tol", low=0, low_open=True)
@@ -384,7 +388,7 @@ def _cell(job):
     if isinstance(solver, str):
         M = max(1, round(job["delta"] * n))
         A = gaussian_matrix(M, n, random_state=rng)
-        D = np.eye(n)
+        D = None  # the identity: never built, N x N is large when N is
     else:
         A, D = solver.measurement_matrix_, solver.dictionary_
         M = A.shape[0]
@@ -392,7 +396,7 @@ def _cell(job):
     H = np.zeros((B, n))
     for b in range(B):
         H[b, rng.choice(n, K, replace=False)] = rng.standard_normal(K)
-    Y = H @ D.T
+    Y = H if D is None else H @ D.T
     X = Y @ A.T
     if job["snr_db"] is not None:
         noise = rng.standard_normal(X.shape)

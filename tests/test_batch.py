@@ -1,6 +1,7 @@
 """Tests of batch runs: serial, on a real distributed.LocalCluster, killed workers, resume."""
 
 import os
+import socket
 import shutil
 import signal
 import subprocess
@@ -52,7 +53,7 @@ def serial(inputs, tmp_path_factory):
 
 
 def _assert_same_outputs(directory, reference):
-    names = sorted(os.listdir(reference))
+    names = sorted(p for p in os.listdir(reference) if not p.startswith("."))
     assert sorted(p for p in os.listdir(directory) if not p.startswith(".")) == names
     for name in names:
         assert io.is_complete(directory / name)
@@ -130,18 +131,23 @@ def test_an_interrupted_run_resumes_with_only_what_is_missing(inputs, serial, tm
     args = ["solve", "--lam1", "0.05", *inputs, "--out-dir", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 130 and "interrupted: 7 of 20 files finished" in result.stderr
-    first = sorted(os.listdir(out))
+    first = sorted(p for p in os.listdir(out) if not p.startswith("."))
     assert len(first) == 7 and all(io.is_complete(out / name) for name in first)
     stamps = {name: os.stat(out / name).st_mtime_ns for name in first}
 
     monkeypatch.undo()
-    # What a worker killed in the middle of a write leaves: a hidden temporary file.
-    killed = out / f".{Path(batch.output_path(inputs[9], out, 'sista')).name}.x1y2z3.tmp"
+    # What a worker killed in the middle of a write leaves: a hidden temporary file, named
+    # after its host and process, which no longer runs.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname().replace(".", "_")
+    name = Path(batch.output_path(inputs[9], out, "sista")).name
+    killed = out / f".{name}.{host}-{dead.pid}.x1y2z3.tmp"
     killed.write_bytes(b"PK\x03\x04 half a file")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
     assert f"{N_FILES} files: 13 done, 7 skipped, 0 failed" in result.stdout
-    assert not killed.exists() and not list(out.glob(".*"))
+    assert not killed.exists() and not list(out.glob(".*.tmp"))
     assert {name: os.stat(out / name).st_mtime_ns for name in first} == stamps
     _assert_same_outputs(out, serial)
 

@@ -79,7 +79,8 @@ def test_solve_batch_by_the_console_script_prints_a_table(tmp_path):
     assert result.stdout.splitlines()[0].split() == ["file", "status", "items", "converged",
                                                      "time", "(s)", "SNR", "(dB)"]
     assert "3 files: 3 done, 0 skipped, 0 failed" in result.stdout
-    assert sorted(os.listdir(tmp_path / "out")) == [f"s{i}_fista.npz" for i in range(3)]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == [
+        f"s{i}_fista.npz" for i in range(3)]
 
 
 def test_info_by_the_console_script(tmp_path):
@@ -222,7 +223,8 @@ def test_batch_with_a_bad_file_finishes_the_others_and_exits_1(tmp_path):
     assert result.exit_code == 1
     assert "error: s1.npz: missing array 'A'" in result.stderr
     assert "3 files: 2 done, 0 skipped, 1 failed" in result.stdout
-    assert sorted(os.listdir(tmp_path / "out")) == ["s0_sista.npz", "s2_sista.npz"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == ["s0_sista.npz",
+                                                                     "s2_sista.npz"]
 
 
 def test_batch_rerun_skips_complete_outputs_and_force_redoes_them(tmp_path):

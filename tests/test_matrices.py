@@ -94,8 +94,8 @@ def test_paper_matrices_are_the_papers():
 
 
 @pytest.mark.parametrize("bad, error, message", [
-    (0, ValueError, "m must be an integer at least 1, got 0"),
-    (-3, ValueError, "m must be an integer at least 1, got -3"),
+    (0, ValueError, "m must be an integer in \\[1, 1000000000\\], got 0"),
+    (-3, ValueError, "m must be an integer in \\[1, 1000000000\\], got -3"),
     (2.5, TypeError, "m must be an integer, got 2.5"),
 ])
 def test_sizes_must_be_positive_integers(bad, error, message):

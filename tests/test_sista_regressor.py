@@ -127,7 +127,7 @@ def test_save_with_a_named_dictionary(data, tmp_path):
     ("npy", "is not an npz file \\(a single .npy array\\)"),
     ("truncated", "is truncated or corrupt"),
     ("another model", "is not a model of this kind"),
-    ("incomplete", "not a complete SISTARegressor model"),
+    ("incomplete", "missing array 'alpha_'"),
 ])
 def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind, message):
     X, _, A, _ = data

@@ -18,7 +18,7 @@ from sparserec._validation import (check_array, check_choice, check_dtype,
 
 @pytest.mark.parametrize("value", [0, 3, np.int64(7), np.uint8(2), 10**20])
 def test_check_int_accepts_integers_and_returns_a_python_int(value):
-    out = check_int(value, "n")
+    out = check_int(value, "n", high=None)
     assert out == value and type(out) is int
 
 
@@ -31,9 +31,13 @@ def test_check_int_refuses_other_kinds_with_type_error(value):
 
 def test_check_int_bounds_are_value_errors_naming_the_parameter():
     assert check_int(1, "n", low=1) == 1 and check_int(3, "n", low=1, high=3) == 3
-    with pytest.raises(ValueError, match=r"^max_iter must be an integer at least 0, got -1$"):
+    with pytest.raises(ValueError, match=r"^n_iter must be an integer in \[0, 1000000000\]"):
+        check_int(2**63, "n_iter")  # the default bound: counts past it would never end
+    with pytest.raises(ValueError,
+                       match=r"^max_iter must be an integer in \[0, 1000000000\], got -1$"):
         check_int(-1, "max_iter")
-    with pytest.raises(ValueError, match=r"^n_trials must be an integer at least 1, got 0$"):
+    with pytest.raises(ValueError,
+                       match=r"^n_trials must be an integer in \[1, 1000000000\], got 0$"):
         check_int(0, "n_trials", low=1)
     with pytest.raises(ValueError, match=r"^k must be an integer in \[1, 3\], got 4$"):
         check_int(4, "k", low=1, high=3)
@@ -216,7 +220,7 @@ def problem():
     (dict(tol="1e-6"), TypeError, r"^tol must be a real number"),
     (dict(max_iter=2.5), TypeError, r"^max_iter must be an integer, got 2\.5$"),
     (dict(max_iter=True), TypeError, r"^max_iter must be an integer, got True$"),
-    (dict(max_iter=-1), ValueError, r"^max_iter must be an integer at least 0, got -1$"),
+    (dict(max_iter=-1), ValueError, r"^max_iter must be an integer in \[0, 1000000000\], got -1$"),
 ])
 def test_the_lasso_solvers_check_their_settings(problem, solver, kwargs, error, message):
     X, A = problem
@@ -263,7 +267,7 @@ def test_the_method_of_the_lasso_is_a_choice(problem):
     (dict(lam1="a"), TypeError, "lam1 must be a real number"),
     (dict(lam1=-1.0), ValueError, "lam1 must be a finite number >= 0"),
     (dict(n_layers=2.0), TypeError, "n_layers must be an integer"),
-    (dict(n_layers=0), ValueError, "n_layers must be an integer at least 1"),
+    (dict(n_layers=0), ValueError, "n_layers must be an integer in \\[1, 1000\\]"),
     (dict(learning_rate=0), ValueError, "learning_rate must be a finite number > 0"),
     (dict(validation_fraction=1.0), ValueError, "validation_fraction must be a finite "
                                                 "number >= 0 and < 1"),

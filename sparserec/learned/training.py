@@ -186,7 +186,7 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
                 optimizer.set_state(state)
                 optimizer.learning_rate *= 0.5
                 result.n_rejected += 1
-                params = decode(params, variables)
+                params = _quiet(decode, params, variables)
                 previous = None
                 loss, grads = _quiet(loss_and_grad, params, batch)
             if not (np.isfinite(loss) and _finite(grads)):
@@ -204,7 +204,7 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
             grads, _ = clip_by_norm(grads, clip_norm)
             previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
             optimizer.step(variables, grads)
-            params = decode(params, variables)
+            params = _quiet(decode, params, variables)
             if project is not None and project(params, variables):
                 result.n_projected += 1
         elapsed += clock() - start

@@ -63,7 +63,18 @@ class SolverResult:
 def make_result(cls, single, settings, **arrays):
     """A result of class ``cls`` from per-item arrays of a batch; the first item only (the
     batch axis dropped) when the input was a single item. ``history`` keeps its
-    iteration axis."""
+    iteration axis.
+
+    Raises
+    ------
+    FloatingPointError
+        When the codes or signals are not finite: a solver never returns NaN silently.
+    """
+    if not (np.isfinite(arrays["h"]).all() and np.isfinite(arrays["y_hat"]).all()):
+        raise FloatingPointError(
+            f"{settings['method']}: the iteration diverged (NaN or Inf in the codes); likely "
+            "causes: an inverse step size alpha below the Lipschitz bound, or A, D or x "
+            "scaled so far from 1 that their products overflow")
     if single:
         arrays = {name: None if value is None else value[:, 0] if name == "history"
                   else value[0] for name, value in arrays.items()}

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._threads import in_threads, one_blas_thread
 from .._validation import (check_array, check_initial_codes, check_int, check_number,
-                           check_operators, check_square)
+                           check_operators, check_scale, check_square)
 from . import _sista_kernels
 from ._base import SolverResult, make_result, step_size, warn_unconverged
 
@@ -97,7 +97,7 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     >>> result.y_hat.shape
     (128, 128)
     """
-    x = check_array(x, "x", ndim=(2, 3))
+    x = check_scale(check_array(x, "x", ndim=(2, 3)), "x")
     dtype = x.dtype
     single = x.ndim == 2
     X = x[None] if single else x

@@ -147,7 +147,7 @@ def test_sista_shapes_for_one_sequence_and_a_batch():
     (dict(lam1=-0.1), ValueError, "lam1 must be a finite number >= 0"),
     (dict(lam2="1"), TypeError, "lam2 must be a real number"),
     (dict(n_iter=2.5), TypeError, "n_iter must be an integer"),
-    (dict(max_iter=-1), ValueError, "max_iter must be an integer at least 0"),
+    (dict(max_iter=-1), ValueError, "max_iter must be an integer in \\[0, 1000000000\\]"),
     (dict(h0=np.zeros(5)), ValueError, "h0 must have shape \\(6,\\)"),
 ])
 def test_sista_rejects_bad_arguments_naming_them(bad, error, message):
