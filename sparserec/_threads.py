@@ -73,6 +73,11 @@ def in_threads(kernel, n_rows, *args, chunks_per_thread=4):
         return [kernel(*args, 0, n_rows)]
     bounds = np.linspace(0, n_rows, min(n_rows, chunks_per_thread * n_threads) + 1)
     bounds = bounds.astype(np.int64).tolist()
+    errors = np.geterr()  # numpy's error handling is per thread: the caller's holds in all
+
+    def chunk(i):
+        with np.errstate(**errors):
+            return kernel(*args, bounds[i], bounds[i + 1])
+
     with ThreadPoolExecutor(n_threads) as pool:
-        return list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]),
-                             range(len(bounds) - 1)))
+        return list(pool.map(chunk, range(len(bounds) - 1)))

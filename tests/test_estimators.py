@@ -7,6 +7,7 @@ import sparserec
 from sparserec import Lasso
 
 
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")  # scikit-learn's
 def test_lasso_passes_sklearn_check_estimator():
     check_estimator(Lasso())
 
@@ -49,3 +50,13 @@ def test_lasso_not_converging_warns_with_our_convergence_warning():
     assert model.coef_.shape == (3, 40) and np.isfinite(model.coef_).all()
     # one warning, ours: no more a second one as scikit-learn's ConvergenceWarning
     assert [type(w.message) for w in caught] == [sparserec.ConvergenceWarning]
+
+
+@pytest.mark.parametrize("max_iter", [0, 1])
+def test_lasso_fits_with_a_tiny_iteration_limit(max_iter):
+    # The FISTA fallback improving only some targets once crashed with an IndexError.
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((50, 100)), rng.standard_normal((50, 8))
+    with pytest.warns(sparserec.ConvergenceWarning):
+        model = Lasso(alpha=0.01, max_iter=max_iter, fit_intercept=False).fit(X, Y)
+    assert np.isfinite(model.coef_).all() and model.coef_.shape == (8, 100)
