@@ -16,7 +16,7 @@ import numpy as np
 MAX_COUNT = 10**9
 
 __all__ = ["MAX_COUNT", "float_dtype", "check_dtype", "check_array", "check_scale",
-           "check_square", "check_int",
+           "check_square", "check_int", "check_signal_batch", "check_sparse",
            "check_number", "check_choice", "check_signals", "check_operators",
            "check_initial_codes"]
 
@@ -147,11 +147,29 @@ def check_signals(x, A, D):
     single : bool
         ``x`` was one signal, (M,).
     """
-    x = check_scale(check_array(x, "x", ndim=(1, 2)), "x")
-    single = x.ndim == 1
-    X = x[None] if single else x
+    X, single = check_signal_batch(x)
     A, D = check_operators(A, D, X.shape[1], X.dtype)
     return X, A, D, single
+
+
+def check_signal_batch(x):
+    """Signals ``x``, (M,) or (B, M), as a (B, M) batch, and whether it was one signal."""
+    x = check_scale(check_array(x, "x", ndim=(1, 2)), "x")
+    single = x.ndim == 1
+    return (x[None] if single else x), single
+
+
+def check_sparse(A, name, M):
+    """A scipy.sparse matrix of M rows as CSC with float64 values, checked as
+    :func:`check_array` checks a dense one."""
+    if A.ndim != 2 or A.shape[0] != M:
+        raise ValueError(f"{name} must have shape (M, N) = ({M}, N) to match x, got {A.shape}")
+    A = A.tocsc().astype(np.float64)
+    if A.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape})")
+    check_array(A.data if A.nnz else np.zeros(1), f"{name}'s values")
+    A.sum_duplicates()
+    return A
 
 
 def check_operators(A, D, M, dtype):

@@ -42,10 +42,11 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Start from the previous ``coef_`` when it has the right shape.
     positive : bool, default=False
         Constrain the coefficients to be non-negative.
-    solver : {'auto', 'cd', 'fista'}, default='auto'
-        The method of :func:`sparserec.lasso`: 'cd' is coordinate descent over the shared
-        Gram matrix, 'fista' the accelerated proximal gradient; 'auto' picks 'cd' unless
-        the Gram matrix is too large for the number of targets.
+    solver : {'auto', 'gram', 'residual', 'fista'}, default='auto'
+        The method of :func:`sparserec.lasso`: coordinate descent over the Gram matrix
+        shared by the targets ('gram'), on each target's residual ('residual', for few
+        targets and many features), or the accelerated proximal gradient ('fista'); 'auto'
+        picks the cheaper coordinate descent by a cost model.
 
     Warns
     -----
@@ -94,8 +95,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Training data (dense).
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data; a sparse X is never densified (and centred implicitly for the
+            intercept).
         y : array_like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
 
@@ -107,16 +109,24 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         alpha = check_number(self.alpha, "alpha", low=0)
         max_iter = check_int(self.max_iter, "max_iter")
         tol = check_number(self.tol, "tol", low=0)
-        solver = check_choice(self.solver, "solver", ("auto", "cd", "fista"))
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=[np.float64, np.float32])
+        solver = check_choice(self.solver, "solver", ("auto", "gram", "residual", "fista"))
+        X, y = validate_data(self, X, y, accept_sparse="csc", multi_output=True,
+                             y_numeric=True, dtype=[np.float64, np.float32])
+        sparse = not isinstance(X, np.ndarray)
         y = y.astype(X.dtype, copy=False)
         single = y.ndim == 1
         Y = y[:, None] if single else y
         n_samples = X.shape[0]
-        X_offset = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1], X.dtype)
+        X_offset = (np.asarray(X.mean(axis=0)).ravel() if self.fit_intercept
+                    else np.zeros(X.shape[1], X.dtype))
         Y_offset = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1], X.dtype)
-        Xc, Yc = X - X_offset, Y - Y_offset
+        Yc = Y - Y_offset
+        # A sparse X is centred implicitly by the solver: its centred copy would be dense.
+        if sparse:
+            Xc = X.astype(np.float64)
+        else:  # (no copy when there is nothing to centre)
+            Xc = np.ascontiguousarray(X - X_offset if self.fit_intercept else X)
+        A_offset = X_offset.astype(np.float64) if sparse and self.fit_intercept else None
 
         h_init = None
         if self.warm_start and hasattr(self, "coef_"):
@@ -125,9 +135,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 h_init = previous
         # Validated above: the solver trusts its input. Our relative gap is
         # gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
-        result = lasso(np.ascontiguousarray(Yc.T), np.ascontiguousarray(Xc), alpha * n_samples,
-                       max_iter=max_iter, tol=2 * tol, h_init=h_init,
-                       positive=bool(self.positive), method=solver, check_input=False)
+        result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples, max_iter=max_iter,
+                       tol=2 * tol, h_init=h_init, positive=bool(self.positive), method=solver,
+                       A_offset=A_offset, check_input=False)
         coef = result.h
         intercept = Y_offset - coef @ X_offset
         gap = result.gap * 0.5 * (Yc**2).sum(axis=0) / n_samples
@@ -151,12 +161,22 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X @ np.asarray(self.coef_).T + self.intercept_
+        X = validate_data(self, X, reset=False, accept_sparse=True,
+                          dtype=[np.float64, np.float32])
+        return np.asarray(X @ np.asarray(self.coef_).T) + self.intercept_
+
+    @property
+    def sparse_coef_(self):
+        """``coef_`` as a scipy.sparse CSR matrix."""
+        import scipy.sparse
+
+        check_is_fitted(self)
+        return scipy.sparse.csr_matrix(np.atleast_2d(self.coef_))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
 

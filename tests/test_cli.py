@@ -512,5 +512,5 @@ def test_solve_with_the_lasso(tmp_path):
     assert result.exit_code == 0, result.output
     assert "lasso, 6/6 items converged" in result.stdout
     arrays, settings = sparserec.io.read_result(tmp_path / "d_lasso.npz")
-    assert settings["solver"]["method"] == "lasso:cd" and settings["request"]["lam1"] == 0.01
+    assert settings["solver"]["method"] == "lasso:gram" and settings["request"]["lam1"] == 0.01
     assert arrays["gap"].shape == (2, 3) and np.all(arrays["gap"] <= 1e-6)

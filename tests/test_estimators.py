@@ -7,7 +7,9 @@ import sparserec
 from sparserec import Lasso
 
 
-@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")  # scikit-learn's
+# (scikit-learn's own warnings about its checks' inputs)
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")
+@pytest.mark.filterwarnings("ignore:Can't check dok sparse matrix")
 def test_lasso_passes_sklearn_check_estimator():
     check_estimator(Lasso())
 
@@ -60,3 +62,28 @@ def test_lasso_fits_with_a_tiny_iteration_limit(max_iter):
     with pytest.warns(sparserec.ConvergenceWarning):
         model = Lasso(alpha=0.01, max_iter=max_iter, fit_intercept=False).fit(X, Y)
     assert np.isfinite(model.coef_).all() and model.coef_.shape == (8, 100)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_lasso_fits_a_sparse_x_as_scikit_learn_does(fit_intercept):
+    import scipy.sparse
+
+    rng = np.random.default_rng(3)
+    X = scipy.sparse.random(120, 400, density=0.05, format="csr", random_state=4,
+                            data_rvs=rng.standard_normal)
+    coef = np.zeros(400)
+    coef[:6] = rng.standard_normal(6)
+    y = X @ coef + 0.05 * rng.standard_normal(120) + 2.0
+    ours = Lasso(alpha=0.01, fit_intercept=fit_intercept, tol=1e-10).fit(X, y)
+    reference = SklearnLasso(alpha=0.01, fit_intercept=fit_intercept, tol=1e-12,
+                             max_iter=100_000).fit(X, y)
+
+    def objective(model):
+        residual = y - X @ model.coef_ - model.intercept_
+        return 0.5 / 120 * residual @ residual + 0.01 * np.abs(model.coef_).sum()
+
+    np.testing.assert_allclose(objective(ours), objective(reference), rtol=1e-6)
+    np.testing.assert_array_equal(ours.coef_ != 0, reference.coef_ != 0)
+    np.testing.assert_allclose(ours.predict(X), reference.predict(X), atol=1e-4)
+    assert ours.sparse_coef_.nnz == np.count_nonzero(ours.coef_)
+

@@ -258,8 +258,8 @@ def test_amp_checks_its_settings(problem, kwargs, error, message):
 
 def test_the_method_of_the_lasso_is_a_choice(problem):
     X, A = problem
-    with pytest.raises(ValueError, match=r"^method must be one of 'auto', 'cd', 'fista'; "
-                                         r"got 'lars'$"):
+    with pytest.raises(ValueError, match=r"^method must be one of 'auto', 'gram', 'residual', "
+                                         r"'fista'; got 'lars'$"):
         sparserec.lasso(X, A, 0.1, method="lars")
 
 
@@ -284,7 +284,7 @@ def test_the_sista_regressor_checks_its_hyperparameters_at_fit(kwargs, error, me
     (dict(alpha="a"), TypeError, "alpha must be a real number"),
     (dict(alpha=-1.0), ValueError, "alpha must be a finite number >= 0"),
     (dict(max_iter=1.5), TypeError, "max_iter must be an integer"),
-    (dict(solver="lars"), ValueError, "solver must be one of 'auto', 'cd', 'fista'"),
+    (dict(solver="lars"), ValueError, "solver must be one of 'auto', 'gram', 'residual', 'fista'"),
 ])
 def test_the_lasso_estimator_checks_its_parameters_at_fit(kwargs, error, message):
     X = np.random.default_rng(0).standard_normal((10, 4))

@@ -50,25 +50,24 @@ _ANDERSON = 3  # epochs between extrapolations
 
 
 @njit(cache=True)
-def _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q):
-    """Anderson extrapolation of the last iterates (as in skglm, Bertrand & Massias 2021):
-    the affine combination with the smallest combined step, kept if it lowers the
-    objective. ``q`` is affine in ``h``, so its combination is the same one of the past
-    ``q``: no product with the Gram block."""
-    K, w = past_h.shape[0] - 1, past_h.shape[1]
+def _anderson_weights(past):
+    """Anderson extrapolation (as in skglm, Bertrand & Massias 2021): the weights, summing
+    to 1, of the affine combination of the last iterates ``past[1:]`` with the smallest
+    combined step; empty when the steps are degenerate."""
+    K, w = past.shape[0] - 1, past.shape[1]
     UU = np.empty((K, K))
     for a in range(K):
         for b in range(a + 1):
             dot = 0.0
             for i in range(w):
-                dot += (past_h[a + 1, i] - past_h[a, i]) * (past_h[b + 1, i] - past_h[b, i])
+                dot += (past[a + 1, i] - past[a, i]) * (past[b + 1, i] - past[b, i])
             UU[a, b] = dot
             UU[b, a] = dot
     trace = 0.0
     for a in range(K):
         trace += UU[a, a]
     if trace == 0.0:
-        return
+        return np.empty(0)
     for a in range(K):
         UU[a, a] += 1e-10 * trace  # ridge: the steps are often nearly collinear
     z = np.ones(K)
@@ -76,7 +75,7 @@ def _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q):
         for k in range(j):
             UU[j, j] -= UU[j, k] * UU[j, k]
         if UU[j, j] <= 0.0:
-            return
+            return np.empty(0)
         UU[j, j] = np.sqrt(UU[j, j])
         for i in range(j + 1, K):
             for k in range(j):
@@ -92,14 +91,30 @@ def _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q):
         z[i] /= UU[i, i]
     total = z.sum()
     if not np.isfinite(total) or total == 0.0:
+        return np.empty(0)
+    return z / total
+
+
+@njit(cache=True)
+def _combine(weights, past):
+    """``sum_a weights[a] past[a + 1]``."""
+    out = np.zeros(past.shape[1])
+    for a in range(weights.size):
+        for i in range(past.shape[1]):
+            out[i] += weights[a] * past[a + 1, i]
+    return out
+
+
+@njit(cache=True)
+def _extrapolate(cw, qw, hw, xx, lam, positive, past_h, past_q):
+    """Anderson extrapolation of the last iterates, kept if it lowers the objective. ``q``
+    is affine in ``h``, so its combination is the same one of the past ``q``: no product
+    with the Gram block."""
+    weights = _anderson_weights(past_h)
+    if weights.size == 0:
         return
-    h_new = np.zeros(w)
-    q_new = np.zeros(w)
-    for a in range(K):
-        za = z[a] / total
-        for i in range(w):
-            h_new[i] += za * past_h[a + 1, i]
-            q_new[i] += za * past_q[a + 1, i]
+    h_new = _combine(weights, past_h)
+    q_new = _combine(weights, past_q)
     if _gap(cw, q_new, h_new, xx, lam, positive)[1] < _gap(cw, qw, hw, xx, lam, positive)[1]:
         hw[:] = h_new
         qw[:] = q_new
@@ -393,6 +408,235 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, grow, sin
             if gap <= rtol * scale:
                 break
             tol *= 0.01
+        epochs_out[b] = epochs
+        gap_out[b] = gap / scale
+        objective_out[b] = objective
+
+
+# ----------------------------------------------------------------------------------------
+# Coordinate descent on the residual: one large problem, no Gram matrix
+#
+# For few signals and many features the Gram matrix (N^2 M for one signal) costs more
+# than the whole solve. These kernels keep the residual r = x - Phi h instead (skglm's and
+# celer's design): a coordinate step reads one column of Phi, and each outer round one
+# product Phi^T r. Phi is given by its columns: the rows of a C-contiguous ``PhiT`` (dense),
+# or the CSC arrays ``data, indices, indptr`` (sparse); ``dense`` chooses.
+
+
+@njit(cache=True)
+def _column_dot(dense, PhiT, data, indices, indptr, j, r):
+    """``Phi_j . r``."""
+    total = 0.0
+    if dense:
+        column = PhiT[j]
+        for i in range(r.size):
+            total += column[i] * r[i]
+    else:
+        for k in range(indptr[j], indptr[j + 1]):
+            total += data[k] * r[indices[k]]
+    return total
+
+
+@njit(cache=True)
+def _column_axpy(dense, PhiT, data, indices, indptr, j, a, r):
+    """``r += a Phi_j``."""
+    if dense:
+        column = PhiT[j]
+        for i in range(r.size):
+            r[i] += a * column[i]
+    else:
+        for k in range(indptr[j], indptr[j + 1]):
+            r[indices[k]] += a * data[k]
+
+
+@njit(cache=True)
+def _residual_gap(x, r, m, h, q, lam, positive):
+    """Duality gap and primal objective at the residual ``r + m`` (``m`` a shift of every
+    entry) and its correlations ``q``, and the dual scaling."""
+    r2 = 0.0
+    xr = 0.0
+    for i in range(r.size):
+        ri = r[i] + m
+        r2 += ri * ri
+        xr += x[i] * ri
+    l1 = 0.0
+    dual_norm = 0.0
+    for j in range(h.size):
+        l1 += abs(h[j])
+        dual_norm = max(dual_norm, q[j] if positive else abs(q[j]))
+    s = 1.0 if dual_norm <= lam else lam / dual_norm
+    primal = 0.5 * r2 + lam * l1
+    return primal - (s * xr - 0.5 * s * s * r2), primal, s
+
+
+@njit(cache=True)
+def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam, h, tol,
+                       max_epochs, positive):
+    """Solve ``min_h 1/2 ||x - Phi_c h||^2 + lam ||h||_1`` by coordinate descent on the
+    residual, with working sets, gap-safe screening and Anderson extrapolation.
+
+    ``Phi_c = Phi - 1 means^T`` is ``Phi`` with its columns centred, implicitly: a sparse
+    ``Phi`` stays sparse. The residual is kept as ``r + m``, ``r = x - Phi h`` updated
+    over a column's non-zeros and ``m = means . h`` a shift of every entry; with ``x``
+    centred, ``Phi_c_j . (r + m) = Phi_j . r + m M means_j``. ``means`` is zero for no
+    centring.
+
+    Parameters
+    ----------
+    dense : bool, ``Phi`` is ``PhiT`` (N, M) C-contiguous; else CSC ``data, indices, indptr``.
+    norms2 : (N,) array, the squared column norms of ``Phi_c``.
+    means : (N,) array, the column means that ``Phi_c`` subtracts (zeros for ``Phi``).
+    x : (M,) array, the signal (centred if ``means`` is not zero).
+    lam : float, the l1 weight.
+    h : (N,) array, the warm start; overwritten by the solution.
+    tol : float, the absolute duality gap to reach.
+    max_epochs : int, limit on the coordinate-descent epochs over working sets.
+    positive : bool, constrain the codes to be non-negative.
+
+    Returns
+    -------
+    epochs : int
+    gap, objective : floats, the final duality gap and primal objective.
+    """
+    N, M = h.size, x.size
+    r = x.copy()
+    m = 0.0
+    for j in range(N):
+        if h[j] != 0.0:
+            _column_axpy(dense, PhiT, data, indices, indptr, j, -h[j], r)
+            m += means[j] * h[j]
+    active = np.empty(N, np.bool_)  # not screened out
+    for j in range(N):
+        active[j] = norms2[j] > 0.0
+        if not active[j]:
+            h[j] = 0.0
+    q = np.zeros(N)
+    scores = np.empty(N)
+    candidates = np.empty(N, np.int64)
+    in_ws = np.empty(N, np.bool_)
+    past_h = np.empty((_ANDERSON + 1, 1))
+    past_r = np.empty((_ANDERSON + 1, M + 1))  # r and m
+    epochs = 0
+    best_gap, stalled = np.inf, 0
+    while True:
+        # The correlations of every column: the dual point must be feasible for the
+        # screened ones too (their constraints hold at the optimum, not yet here).
+        for j in range(N):
+            if norms2[j] > 0.0:
+                q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
+        gap, objective, s = _residual_gap(x, r, m, h, q, lam, positive)
+        # (three rounds that do not lower the gap: round-off, where the steps no longer
+        # change the objective)
+        stalled = 0 if gap < 0.99 * best_gap else stalled + 1
+        best_gap = min(best_gap, gap)
+        if gap <= tol or epochs >= max_epochs or stalled == 3:
+            return epochs, gap, objective
+        # Gap-safe screening (Fercoq et al. 2015), then the working set: the support and
+        # as many of the zeros that (nearly) violate, the worst first (at least 16): the
+        # working set doubles the support, as in skglm, without a sort.
+        radius = np.sqrt(2.0 * max(gap, 0.0))
+        n_support = 0
+        n_candidates = 0
+        worst = 0.0  # the largest KKT violation among the coordinates not screened out
+        for j in range(N):
+            in_ws[j] = False
+            if not active[j]:
+                continue
+            if h[j] != 0.0:
+                in_ws[j] = True
+                n_support += 1
+                worst = max(worst, _violation(q[j], h[j], lam, positive))
+                continue
+            qj = q[j] if positive else abs(q[j])
+            if s * qj + radius * np.sqrt(norms2[j]) < lam:
+                active[j] = False
+                continue
+            worst = max(worst, qj - lam)
+            if qj > _NEAR * lam:
+                candidates[n_candidates] = j
+                scores[n_candidates] = qj
+                n_candidates += 1
+        grow = max(n_support, 16)
+        if n_candidates > grow:
+            _mark_largest(scores, candidates, n_candidates, grow, _NEAR * lam, worst + lam,
+                          in_ws)
+        else:
+            for a in range(n_candidates):
+                in_ws[candidates[a]] = True
+        ws = np.flatnonzero(in_ws)
+        w = ws.size
+        if past_h.shape[1] != w:
+            past_h = np.empty((_ANDERSON + 1, w))
+        # Solve on the working set to a fraction of the outer violation (skglm's rule),
+        # but not below round-off, so that a tol of 0 cannot loop forever.
+        inner_tol = max(0.3 * worst, 16.0 * np.finfo(np.float64).eps * lam)
+        n_past = 0
+        for _ in range(max_epochs - epochs):
+            epochs += 1
+            inner = 0.0  # the largest violation seen in the epoch, each before its step
+            for a in range(w):
+                j = ws[a]
+                old = h[j]
+                qj = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
+                inner = max(inner, _violation(qj, old, lam, positive))
+                new = soft(old + qj / norms2[j], lam / norms2[j], positive)
+                if new != old:
+                    _column_axpy(dense, PhiT, data, indices, indptr, j, old - new, r)
+                    m += means[j] * (new - old)
+                    h[j] = new
+            if not positive:  # (the clipping at 0 would make the combination wrong)
+                for a in range(w):
+                    past_h[n_past, a] = h[ws[a]]
+                past_r[n_past, :M] = r
+                past_r[n_past, M] = m
+                n_past += 1
+                if n_past == _ANDERSON + 1:
+                    n_past = 0
+                    weights = _anderson_weights(past_h)
+                    if weights.size:
+                        h_new = _combine(weights, past_h)
+                        r_new = _combine(weights, past_r)  # r and m are affine in h
+                        if (_ws_objective(r_new[:M], r_new[M], h_new, lam)
+                                < _ws_objective(r, m, h[ws], lam)):
+                            r[:] = r_new[:M]
+                            m = r_new[M]
+                            for a in range(w):
+                                h[ws[a]] = h_new[a]
+            if inner <= inner_tol:
+                break
+
+
+@njit(cache=True)
+def _ws_objective(r, m, hw, lam):
+    """The primal objective with residual ``r + m`` and the working set's codes ``hw``
+    (the other codes do not change within a working set)."""
+    total = 0.0
+    for i in range(r.size):
+        total += (r[i] + m) * (r[i] + m)
+    l1 = 0.0
+    for a in range(hw.size):
+        l1 += abs(hw[a])
+    return 0.5 * total + lam * l1
+
+
+@njit(cache=True, nogil=True)
+def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, X, lam, H, rtol,
+                        max_epochs, positive, epochs_out, gap_out, objective_out, start,
+                        stop):
+    """:func:`lasso_residual_one` for rows ``start:stop`` of ``X`` (B, M), to the relative
+    gap ``rtol`` of ``1/2 ||x||^2``; writes ``H`` (the codes), the epochs, the relative
+    gaps and the objectives. Releases the GIL, for threads over the rows."""
+    for b in range(start, stop):
+        x = X[b]
+        xx = 0.0
+        for i in range(x.size):
+            xx += x[i] * x[i]
+        scale = max(0.5 * xx, 1e-300)
+        if xx == 0.0:
+            H[b] = 0.0
+        epochs, gap, objective = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2,
+                                                    means, x, lam, H[b], rtol * scale,
+                                                    max_epochs, positive)
         epochs_out[b] = epochs
         gap_out[b] = gap / scale
         objective_out[b] = objective

@@ -16,8 +16,8 @@ import warnings
 import numpy as np
 
 from .._threads import in_threads, one_blas_thread
-from .._validation import (check_choice, check_initial_codes, check_int, check_number,
-                           check_signals)
+from .._validation import (check_array, check_choice, check_initial_codes, check_int,
+                           check_number, check_signal_batch, check_signals, check_sparse)
 from . import _lasso_kernels
 from ._base import (ConvergenceWarning, SolverResult, make_result, synthesis,
                     times_dictionary, warn_unconverged)
@@ -25,12 +25,12 @@ from .proximal import fista
 
 __all__ = ["lasso"]
 
-_METHODS = ("auto", "cd", "fista")
+_METHODS = ("auto", "gram", "residual", "fista")
 _GROW = 16  # candidates added to the support to make a working set
 
 
 def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positive=False,
-          method="auto", check_input=True):
+          method="auto", A_offset=None, check_input=True):
     """Solve the lasso for one signal or a batch, by the fastest exact method.
 
     Parameters
@@ -38,8 +38,9 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     x : array_like of shape (M,) or (B, M)
         Measurements: one signal, or one signal per row. float32 input gives float32
         codes (computed in float64, the gap checked on the float32 codes).
-    A : array_like of shape (M, N)
-        Measurement matrix.
+    A : array_like or scipy.sparse matrix of shape (M, N)
+        Measurement matrix. A sparse one (CSC is best) is never densified: it is solved on
+        the residual path, without ``D``.
     lam1 : float
         Weight of the l1 penalty (``lam1 >= 0``).
     D : array_like of shape (N, N), optional
@@ -54,15 +55,23 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         Warm start (zeros when omitted).
     positive : bool, default=False
         Constrain the codes to be non-negative.
-    method : {'auto', 'cd', 'fista'}, default='auto'
-        'cd': coordinate descent over the Gram matrix (working sets, screening, threads over
-        signals). 'fista': :func:`sparserec.fista`. 'auto' picks 'cd' unless the Gram matrix
-        would cost more than it saves (N above 2048 and above 4 B), and finishes with FISTA,
-        warm-started, the signals that CD leaves above ``tol`` (degenerate problems).
+    method : {'auto', 'gram', 'residual', 'fista'}, default='auto'
+        'gram': coordinate descent over the shared Gram matrix ``Phi^T Phi`` (working sets,
+        screening, threads over signals), for many signals. 'residual': coordinate descent
+        on each signal's residual, with no Gram matrix (working sets, screening, Anderson
+        extrapolation), for few signals and many features. 'fista': :func:`sparserec.fista`.
+        'auto' picks the cheaper of 'gram' and 'residual' by a cost model (the Gram matrix
+        costs ``N^2 M``, the residual path about ten products ``Phi^T r`` per signal, ``10 B
+        N M``), and finishes with FISTA, warm-started, the signals that CD leaves above
+        ``tol`` (degenerate problems).
+    A_offset : array_like of shape (N,), optional
+        Column means to subtract from ``A`` implicitly, ``A - 1 A_offset^T``: the centring
+        that an intercept needs, without densifying a sparse ``A`` (residual path; ``x``
+        must be centred too).
     check_input : bool, default=True
         Validate the input. False is for callers that already did: ``x`` and ``A``
-        C-contiguous arrays of one float dtype, ``D`` None or of that dtype, the other
-        parameters in range.
+        C-contiguous arrays of one float dtype (or a CSC float64 ``A``), ``D`` None or of
+        that dtype, the other parameters in range.
 
     Returns
     -------
@@ -95,8 +104,20 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     >>> result.h.shape, bool(result.converged.all()), bool(result.gap.max() <= 1e-6)
     ((5, 40), True, True)
     """
+    sparse = _is_sparse(A)
     if check_input:
-        X, A, D, single = check_signals(x, A, D)
+        if sparse:
+            X, single = check_signal_batch(x)
+            A = check_sparse(A, "A", X.shape[1])
+            if D is not None:
+                raise ValueError("D must be None with a sparse A (use A @ D)")
+        else:
+            X, A, D, single = check_signals(x, A, D)
+        if A_offset is not None:
+            A_offset = check_array(A_offset, "A_offset", ndim=1, dtype=np.float64)
+            if A_offset.shape != (A.shape[1],):
+                raise ValueError(f"A_offset must have shape ({A.shape[1]},), got "
+                                 f"{A_offset.shape}")
         lam1 = check_number(lam1, "lam1", low=0)
         max_iter = check_int(max_iter, "max_iter")
         tol = check_number(tol, "tol", low=0)
@@ -108,7 +129,12 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     dtype = X.dtype
     automatic = method == "auto"
     if automatic:
-        method = "cd" if N <= 2048 or N <= 4 * B else "fista"
+        method = _choose(B, X.shape[1], N)
+    if (sparse or A_offset is not None) and method != "residual":
+        if not automatic:
+            raise ValueError(f"method={method!r} needs a dense A without A_offset; use "
+                             "method='residual' or 'auto'")
+        method = "residual"
     if method == "fista":
         result = fista(X[0] if single else X, A, lam1, D=D, max_iter=max_iter, tol=tol,
                        h_init=h_init, positive=positive, check_input=False)
@@ -118,9 +144,13 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     H = check_initial_codes(h_init, B, N, dtype, "h_init", single)
     Phi = times_dictionary(A, D)
     with one_blas_thread():  # (OpenBLAS's spinning threads would slow the kernel's)
-        n_iter, gap, primal = _gram_cd(X, Phi, H, lam1, tol, max_iter, positive)
+        if method == "gram":
+            n_iter, gap, primal = _gram_cd(X, Phi, H, lam1, tol, max_iter, positive)
+        else:
+            n_iter, gap, primal = _residual_cd(X, Phi, A_offset, H, lam1, tol, max_iter,
+                                               positive)
     converged = gap <= tol
-    if automatic and not converged.all():
+    if automatic and not (converged.all() or sparse or A_offset is not None):
         # CD crawls on degenerate problems (more non-zeros than measurements, a tiny lam1);
         # FISTA, warm-started, finishes them.
         rows = np.flatnonzero(~converged)
@@ -136,7 +166,7 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         gap[rows], primal[rows] = rescue.gap[better], rescue.objective[better]
         converged = gap <= tol
     warn_unconverged("lasso", converged, "signals", tol, f"max_iter={max_iter} epochs")
-    settings = dict(method="lasso:cd", lam1=lam1, max_iter=max_iter, tol=tol,
+    settings = dict(method=f"lasso:{method}", lam1=lam1, max_iter=max_iter, tol=tol,
                     positive=positive, dtype=dtype.name)
     return make_result(SolverResult, single, settings, h=H, y_hat=synthesis(H, D),
                        n_iter=n_iter, converged=converged, objective=primal, gap=gap)
@@ -160,3 +190,48 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
     if single:
         H[:] = H64
     return n_iter, gap, objective
+
+
+def _choose(B, M, N):
+    """The cheaper path for B signals of M measurements and N features (a cost model)."""
+    # The Gram path pays N^2 M once for G, then works in N-sized rows; the residual path
+    # pays about ten products Phi^T r of N M per signal.
+    return "gram" if N * N * M <= 10 * B * N * M else "residual"
+
+
+def _residual_cd(X, Phi, offset, H, lam1, tol, max_iter, positive):
+    """Run the residual kernel (in float64) on every row of ``X``, updating ``H`` in place;
+    the epochs, the relative gaps and the objectives per signal. ``Phi`` is dense or CSC;
+    ``offset`` the column means to subtract implicitly (None: none)."""
+    X64 = np.ascontiguousarray(X, dtype=np.float64)
+    M, N = Phi.shape
+    none, no_index = np.empty(0), np.empty(0, np.int64)
+    if _is_sparse(Phi):
+        PhiT, data = np.empty((0, 0)), Phi.data
+        indices, indptr = Phi.indices.astype(np.int64), Phi.indptr.astype(np.int64)
+        norms2 = np.asarray(Phi.multiply(Phi).sum(axis=0)).ravel()
+    else:
+        PhiT, data, indices, indptr = np.ascontiguousarray(Phi.T, np.float64), none, \
+            no_index, no_index
+        norms2 = np.einsum("jm,jm->j", PhiT, PhiT)
+    means = np.zeros(N) if offset is None else np.asarray(offset, np.float64)
+    norms2 = np.maximum(norms2 - M * means**2, 0.0)  # of the centred columns
+    single = H.dtype == np.float32
+    H64 = H.astype(np.float64) if single else H
+    B = X.shape[0]
+    n_iter, gap, objective = np.zeros(B, np.int64), np.empty(B), np.empty(B)
+    in_threads(_lasso_kernels.lasso_residual_rows, B, not _is_sparse(Phi), PhiT, data,
+               indices, indptr, norms2, means, X64, float(lam1), H64, float(tol), max_iter,
+               positive, n_iter, gap, objective)
+    if single:
+        H[:] = H64
+    return n_iter, gap, objective
+
+
+def _is_sparse(A):
+    """Whether ``A`` is a scipy.sparse matrix (scipy.sparse is imported only then)."""
+    if isinstance(A, np.ndarray):
+        return False
+    import scipy.sparse
+
+    return scipy.sparse.issparse(A)

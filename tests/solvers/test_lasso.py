@@ -10,14 +10,15 @@ from sparserec import batch, fista, lasso
 from sparserec.solvers import lasso_duality_gap, lasso_objective
 
 
+@pytest.mark.parametrize("method", ["auto", "residual"])
 @pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_lasso_reaches_sklearn_objective_and_its_gap(lasso_shape, dtype, positive, lasso_problem,
-                                                     sklearn_objective):
+def test_lasso_reaches_sklearn_objective_and_its_gap(lasso_shape, dtype, positive, method,
+                                                     lasso_problem, sklearn_objective):
     name, m, n, condition = lasso_shape
     A, X = lasso_problem(m, n, batch=6, condition=condition, seed=len(name))
     lam1, tol = 0.05, 1e-6
-    result = lasso(X.astype(dtype), A, lam1, tol=tol, positive=positive)
+    result = lasso(X.astype(dtype), A, lam1, tol=tol, positive=positive, method=method)
 
     assert result.h.dtype == dtype and result.h.shape == (6, n)
     assert result.converged.all() and np.all(result.gap <= tol)
@@ -101,7 +102,8 @@ def test_method_fista_and_bad_method(lasso_problem):
     A, X = lasso_problem(20, 40, batch=3, seed=11)
     result = lasso(X, A, 0.05, method="fista", max_iter=50_000)
     assert result.settings["method"] == "lasso:fista" and result.converged.all()
-    assert lasso(X, A, 0.05).settings["method"] == "lasso:cd"
+    for method in ("gram", "residual"):
+        assert lasso(X, A, 0.05, method=method).settings["method"] == f"lasso:{method}"
     with pytest.raises(ValueError, match="method"):
         lasso(X, A, 0.05, method="lars")
     with pytest.raises(ValueError, match="lam1"):
@@ -137,7 +139,7 @@ def test_lasso_is_a_method_of_the_command_line_batch(lasso_problem):
     data = dict(x=X.reshape(2, 3, 20), A=A)
     options = dict(batch.default_options("lasso"), lam1=0.05)
     arrays, settings = batch.solve_arrays(data, "lasso", options)
-    assert arrays["h"].shape == (2, 3, 40) and settings["method"] == "lasso:cd"
+    assert arrays["h"].shape == (2, 3, 40) and settings["method"] == "lasso:gram"
     assert np.all(arrays["gap"] <= 1e-6)
 
 
@@ -147,3 +149,71 @@ def test_estimator_uses_the_fast_solver_and_matches_fista(lasso_problem):
     slow = sparserec.Lasso(alpha=0.01, fit_intercept=False, tol=1e-10, solver="fista",
                            max_iter=100_000).fit(A, X.T)
     np.testing.assert_allclose(fast.coef_, slow.coef_, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# the residual path: one large problem, dense or sparse
+
+
+def _wide(n=60, p=400, seed=0, rho=0.0):
+    """One signal of n measurements, p features (neighbours correlated by rho)."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, p))
+    for j in range(1, p):
+        A[:, j] = rho * A[:, j - 1] + np.sqrt(1 - rho**2) * A[:, j]
+    h = np.zeros(p)
+    h[rng.choice(p, 8, replace=False)] = rng.standard_normal(8)
+    return A, A @ h + 0.05 * rng.standard_normal(n)
+
+
+def test_the_cost_model_picks_the_residual_path_for_one_wide_problem(lasso_problem):
+    A, x = _wide()
+    assert lasso(x, A, 1.0).settings["method"] == "lasso:residual"
+    A, X = lasso_problem(20, 40, batch=50, seed=1)
+    assert lasso(X, A, 0.05).settings["method"] == "lasso:gram"
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
+def test_the_residual_path_reaches_the_gap_and_sklearns_solution(rho, sklearn_objective):
+    A, x = _wide(rho=rho, seed=int(10 * rho))
+    lam1 = 0.05 * np.abs(A.T @ x).max()
+    result = lasso(x, A, lam1, tol=1e-8, method="residual")
+    assert result.converged and result.gap <= 1e-8
+    np.testing.assert_allclose(result.objective, sklearn_objective(A, x[None], lam1)[0],
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["csc", "csr"])
+def test_a_sparse_matrix_gives_the_dense_solution(layout):
+    import scipy.sparse
+
+    rng = np.random.default_rng(2)
+    A = scipy.sparse.random(80, 300, density=0.05, format=layout, random_state=3,
+                            data_rvs=rng.standard_normal)
+    X = rng.standard_normal((2, 80))
+    lam1 = 0.1 * np.abs(X @ A).max()
+    sparse = lasso(X, A, lam1, tol=1e-10)
+    dense = lasso(X, A.toarray(), lam1, tol=1e-10, method="residual")
+    assert sparse.settings["method"] == "lasso:residual" and sparse.converged.all()
+    np.testing.assert_allclose(sparse.objective, dense.objective, rtol=1e-9)
+    np.testing.assert_allclose(sparse.h, dense.h, atol=1e-6)
+
+
+def test_a_sparse_matrix_is_centred_implicitly_by_A_offset():
+    import scipy.sparse
+
+    rng = np.random.default_rng(4)
+    A = scipy.sparse.random(70, 200, density=0.1, format="csc", random_state=5,
+                            data_rvs=rng.standard_normal)
+    x = rng.standard_normal(70)
+    means = np.asarray(A.mean(axis=0)).ravel()
+    lam1 = 0.05 * np.abs((A.toarray() - means).T @ (x - x.mean())).max()
+    implicit = lasso(x - x.mean(), A, lam1, A_offset=means, tol=1e-10)
+    explicit = lasso(x - x.mean(), A.toarray() - means, lam1, tol=1e-10, method="residual")
+    np.testing.assert_allclose(implicit.objective, explicit.objective, rtol=1e-9)
+    np.testing.assert_allclose(implicit.h, explicit.h, atol=1e-6)
+    with pytest.raises(ValueError, match="gram"):
+        lasso(x, A, lam1, method="gram")
+    with pytest.raises(ValueError, match="A_offset must have shape"):
+        lasso(x, A, lam1, A_offset=means[:5])
+

@@ -1,0 +1,161 @@
+"""One large lasso problem: sparserec against skglm, celer and scikit-learn, side by side.
+
+The everyday use of a Lasso: one target, ``fit_intercept=False``, scikit-learn's objective
+``1/(2n) ||y - X w||^2 + alpha ||w||_1`` with ``alpha = alpha_max / 20`` (a sparse but not
+trivial solution), on problems of several shapes: n << p, n >> p, correlated columns,
+sparse X and a real design. Every method gets the same data in the same process; the
+table gives the best time over repeats (compilation excluded) and the relative duality
+gap reached, ``gap / (1/2 ||y||^2)``, computed here alike for every method. Every method
+must reach a relative gap of ``--tol``: sparserec is asked for it directly (its stopping
+rule is this gap); each peer gets the loosest of its own tolerances, tried from 1e-2 down
+by factors of 10, whose solution reaches it (skglm stops on a KKT violation, celer and
+scikit-learn on gaps scaled their own ways), so that no one is timed doing more work than
+the gap needs.
+
+Run: ``python benchmarks/bench_lasso_single.py [--repeats 3] [--tol 1e-6]``
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse
+
+import sparserec
+
+try:
+    from benchmarks._common import machine, print_table
+except ImportError:  # run as a script from benchmarks/
+    from _common import machine, print_table
+
+COLUMNS = [("problem", "problem", "s"), ("method", "method", "s"), ("ms", "ms", ".1f"),
+           ("ratio", "x skglm", ".2f"), ("gap", "rel. gap", ".1e"), ("tol", "tol asked", ".0e")]
+
+
+def correlated(n, p, rho, rng):
+    """Gaussian columns with correlation rho between neighbours (an AR(1) design)."""
+    X = np.empty((n, p))
+    X[:, 0] = rng.standard_normal(n)
+    for j in range(1, p):
+        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    return X
+
+
+def problems(seed=0):
+    """The benchmark's problems: name -> (X, y)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+
+    def target(X, k):
+        w = np.zeros(X.shape[1])
+        w[rng.choice(X.shape[1], k, replace=False)] = rng.standard_normal(k)
+        y = X @ w
+        return y + 0.1 * np.std(y) * rng.standard_normal(X.shape[0])
+
+    for name, (n, p) in {"600 x 3000": (600, 3000), "150 x 15000": (150, 15000),
+                         "4000 x 400": (4000, 400)}.items():
+        X = rng.standard_normal((n, p))
+        out[name] = X, target(X, 20)
+    for rho in (0.5, 0.9):
+        X = correlated(800, 4000, rho, rng)
+        out[f"800 x 4000, rho {rho}"] = X, target(X, 20)
+    for density, (n, p) in {1e-2: (2000, 10000), 1e-3: (10000, 20000)}.items():
+        X = scipy.sparse.random(n, p, density=density, format="csc", random_state=rng,
+                                data_rvs=rng.standard_normal)
+        out[f"{n} x {p}, sparse {density:g}"] = X, target(X, 20)
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(PolynomialFeatures(3, include_bias=False)
+                                       .fit_transform(X))
+    out["diabetes, degree 3"] = X, y - y.mean()
+    return out
+
+
+def relative_gap(X, y, w, alpha):
+    """The duality gap of sparserec's form of the problem over 1/2 ||y||^2."""
+    lam = alpha * X.shape[0]
+    r = y - X @ w
+    dual_norm = np.abs(X.T @ r).max()
+    s = min(1.0, lam / dual_norm)
+    primal = 0.5 * r @ r + lam * np.abs(w).sum()
+    dual = s * (y @ r) - 0.5 * s * s * (r @ r)
+    return (primal - dual) / (0.5 * y @ y)
+
+
+def methods(tol):
+    """name -> fit(X, y, alpha, tol) returning w, for the installed methods."""
+    from sklearn.linear_model import Lasso as SklearnLasso
+
+    out = {
+        # the relative gap gap / (1/2 ||y||^2) <= tol is Lasso's gap <= (tol / 2) ||y||^2
+        "sparserec": lambda X, y, a, t: sparserec.Lasso(a, fit_intercept=False, tol=t / 2,
+                                                        max_iter=100_000).fit(X, y).coef_,
+        "scikit-learn": lambda X, y, a, t: SklearnLasso(a, fit_intercept=False, tol=t,
+                                                        max_iter=100_000).fit(X, y).coef_,
+    }
+    try:
+        from skglm import Lasso as SkglmLasso
+        out["skglm"] = lambda X, y, a, t: SkglmLasso(a, fit_intercept=False, tol=t,
+                                                     max_iter=1000).fit(X, y).coef_
+    except ImportError:
+        pass
+    try:
+        from celer import Lasso as CelerLasso
+        out["celer"] = lambda X, y, a, t: CelerLasso(a, fit_intercept=False, tol=t,
+                                                     max_iter=1000).fit(X, y).coef_
+    except ImportError:
+        pass
+    return out
+
+
+def peer_tolerance(fit, X, y, alpha, target):
+    """The loosest tolerance of a peer whose solution reaches the relative gap ``target``."""
+    for tol in 10.0 ** -np.arange(2, 15):
+        if relative_gap(X, y, fit(X, y, alpha, tol), alpha) <= target:
+            return tol
+    return tol
+
+
+def run(repeats=3, tol=1e-6, only=None):
+    rows = []
+    fits = methods(tol)
+    for name, (X, y) in problems().items():
+        if only and only not in name:
+            continue
+        alpha = np.abs(X.T @ y).max() / X.shape[0] / 20
+        times = {}
+        for method, fit in fits.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit(X[:, :50], y, alpha, tol)  # compile, import, warm up
+                asked = tol if method == "sparserec" else peer_tolerance(fit, X, y, alpha, tol)
+                best = np.inf
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    w = fit(X, y, alpha, asked)
+                    best = min(best, time.perf_counter() - start)
+            times[method] = best
+            rows.append(dict(problem=name, method=method, ms=1e3 * best, tol=asked,
+                             gap=relative_gap(X, y, np.asarray(w), alpha)))
+        for row in rows:
+            if row["problem"] == name and "skglm" in times:
+                row["ratio"] = row["ms"] / 1e3 / times["skglm"]
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--only", default=None, help="run the problems whose name has this")
+    args = parser.parse_args()
+    print(machine())
+    print_table("One lasso problem (fit_intercept=False, alpha = alpha_max / 20)",
+                run(args.repeats, args.tol, args.only), COLUMNS)
+
+
+if __name__ == "__main__":
+    main()
