@@ -11,9 +11,12 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_lasso  # noqa: E402
+import bench_lasso_single  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_sista  # noqa: E402
 import bench_startup  # noqa: E402
@@ -24,8 +27,8 @@ from _common import machine, print_table  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip", default="", help="comma-separated: lasso,sista,training,"
-                                                     "startup,memory")
+    parser.add_argument("--skip", default="", help="comma-separated: lasso,single,sista,"
+                                                     "training,startup,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(machine())
@@ -56,6 +59,26 @@ def main():
                 ratio = by[peer]["ms"] / ours
                 add("1 lasso", f"x faster than {peer}", f"{ratio:.1f}",
                     f">= {target:g}" if target else "-", ratio >= target if target else True)
+    if "single" not in skip:
+        rows = bench_lasso_single.run(args.repeats)
+        print_table("1b. One lasso problem (fit_intercept=False, alpha = alpha_max / 20)", rows,
+                    bench_lasso_single.COLUMNS)
+        ours = [r for r in rows if r["method"] == "sparserec"]
+        at_gap = all(r["gap"] <= 1e-6 for r in ours)
+        ratios = np.array([r["ratio"] for r in ours if "ratio" in r])
+        by = {(r["problem"], r["method"]): r["ms"] for r in rows}
+        sklearn = np.array([r["ms"] / by[(r["problem"], "scikit-learn")] for r in ours])
+        add("1b lasso, one problem", "every problem at rel. gap <= 1e-6", "yes" if at_gap
+            else "no", "yes", at_gap)
+        if ratios.size:
+            mean = float(np.exp(np.log(ratios).mean()))
+            add("1b lasso, one problem", "x skglm's time, geometric mean", f"{mean:.2f}",
+                "<= 1.0", mean <= 1.0)
+            add("1b lasso, one problem", "x skglm's time, worst problem", f"{ratios.max():.2f}",
+                "<= 2", ratios.max() <= 2)
+        mean = float(np.exp(np.log(sklearn).mean()))
+        add("1b lasso, one problem", "x scikit-learn's time, geometric mean", f"{mean:.2f}",
+            "<= 0.5", mean <= 0.5)
     if "sista" not in skip:
         rows = bench_sista.run(args.repeats)
         print_table("2. SISTA (1000 sequences, N=128 M=32 T=128 K=3)", rows,
