@@ -79,6 +79,12 @@ def main():
         mean = float(np.exp(np.log(sklearn).mean()))
         add("1b lasso, one problem", "x scikit-learn's time, geometric mean", f"{mean:.2f}",
             "<= 0.5", mean <= 0.5)
+        rows = bench_lasso_single.run_cv(args.repeats)
+        print_table("1c. LassoCV, 5 folds, 50 alphas", rows, bench_lasso_single.CV_COLUMNS)
+        for r in rows:
+            if r["method"] == "scikit-learn" and "ratio" in r:
+                add("1c LassoCV", f"x faster than scikit-learn's, {r['problem']}",
+                    f"{r['ratio']:.1f}", ">= 3", r["ratio"] >= 3)
     if "sista" not in skip:
         rows = bench_sista.run(args.repeats)
         print_table("2. SISTA (1000 sequences, N=128 M=32 T=128 K=3)", rows,

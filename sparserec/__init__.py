@@ -8,16 +8,17 @@ from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identi
 from .metrics import nmse_db, psnr, snr, support_recovery
 from .phase import PhaseTransition, load_phase_transition, phase_transition, recovery_success
 from .solvers import (SOLVERS, AMPResult, ConvergenceWarning, SolverResult, StepSizeWarning,
-                      amp, fista, ista, lasso, lipschitz_constant, sista, soft_threshold)
+                      amp, fista, ista, lasso, lasso_path, lipschitz_constant, sista,
+                      soft_threshold)
 from .theory import donoho_tanner_rho, minimax_threshold
 
 __all__ = [
     "__version__",
     # solvers
     "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning", "fista", "ista",
-    "lipschitz_constant", "sista", "soft_threshold", "lasso",
+    "lipschitz_constant", "sista", "soft_threshold", "lasso", "lasso_path",
     # estimators and the learned mode
-    "Lasso", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
+    "Lasso", "LassoCV", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
     # dictionaries, measurement matrices, metrics, data
     "bernoulli_matrix", "dct_dictionary", "gaussian_matrix", "identity_dictionary",
     "make_dictionary", "paper_matrices", "wavelet_dictionary",
@@ -32,7 +33,7 @@ __all__ = [
 def __getattr__(name):
     # The estimators need scikit-learn, whose import takes most of a second: load them on
     # first use, so that the command line and the functional API start fast.
-    if name in ("Lasso", "SISTARegressor", "load_model"):
+    if name in ("Lasso", "LassoCV", "SISTARegressor", "load_model"):
         from . import estimators
 
         return getattr(estimators, name)

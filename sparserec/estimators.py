@@ -1,5 +1,7 @@
 """scikit-learn style estimators: the faces of the solvers for fit / predict users."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
@@ -11,9 +13,9 @@ from ._validation import (check_array, check_choice, check_dtype, check_int, che
                           check_square)
 from .learned import SISTAParams, check_learn, forward, train
 from .matrices import make_dictionary
-from .solvers import lasso
+from .solvers import ConvergenceWarning, lasso, lasso_path
 
-__all__ = ["Lasso", "SISTARegressor", "load_model"]
+__all__ = ["Lasso", "LassoCV", "SISTARegressor", "load_model"]
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -123,7 +125,7 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Yc = Y - Y_offset
         # A sparse X is centred implicitly by the solver: its centred copy would be dense.
         if sparse:
-            Xc = X.astype(np.float64)
+            Xc = X.astype(np.float64, copy=False)
         else:  # (no copy when there is nothing to centre)
             Xc = np.ascontiguousarray(X - X_offset if self.fit_intercept else X)
         A_offset = X_offset.astype(np.float64) if sparse and self.fit_intercept else None
@@ -178,6 +180,182 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.input_tags.sparse = True
         return tags
+
+
+class LassoCV(RegressorMixin, BaseEstimator):
+    """Lasso with its ``alpha`` chosen by cross-validation along the regularisation path.
+
+    A drop-in for :class:`sklearn.linear_model.LassoCV` (one target): for every fold, the
+    path of :func:`sparserec.lasso_path` on the training part, warm-started down the
+    grid, scored by the mean squared error on the held-out part; the alpha of the
+    smallest mean error is refitted on all the data with :class:`Lasso`.
+
+    Parameters
+    ----------
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the grid.
+    alphas : int or array_like, default=100
+        The number of alphas on a geometric grid from the ``alpha_max`` of all the data,
+        or the alphas themselves.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept (each training fold centred on its own means; a
+        sparse X implicitly).
+    precompute : 'auto', bool or array_like, default='auto'
+        Accepted for compatibility, unused (no Gram matrix is needed).
+    max_iter : int, default=1000
+        Coordinate-descent epochs per alpha.
+    tol : float, default=1e-4
+        Every fit stops at a duality gap of ``tol ||y||^2`` (scikit-learn's rule).
+    copy_X : bool, default=True
+        Accepted for compatibility (X is never modified).
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: 5-fold by default.
+    verbose : bool or int, default=False
+        Print the mean error of every alpha.
+    n_jobs : int, default=None
+        Folds solved at once, in threads (the kernels release the GIL); None is 1, -1 all
+        cores.
+    positive : bool, default=False
+        Constrain the coefficients to be non-negative.
+    random_state, selection
+        Accepted for compatibility (the coordinate descent is cyclic).
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The grid, decreasing.
+    mse_path_ : ndarray of shape (n_alphas, n_folds)
+        The held-out mean squared error of every alpha and fold.
+    coef_, intercept_, dual_gap_, n_iter_ :
+        Those of the refit :class:`Lasso`.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import LassoCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((80, 20))
+    >>> y = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.standard_normal(80)
+    >>> model = LassoCV(alphas=20).fit(X, y)
+    >>> model.mse_path_.shape, bool(model.coef_[1] < -1.5)
+    ((20, 5), True)
+    """
+
+    def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, precompute="auto",
+                 max_iter=1000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None,
+                 positive=False, random_state=None, selection="cyclic"):
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def fit(self, X, y):
+        """Choose alpha by cross-validation, then fit on all the data.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+
+        Returns
+        -------
+        self : LassoCV
+        """
+        from joblib import Parallel, delayed
+        from sklearn.model_selection import check_cv
+
+        X, y = validate_data(self, X, y, accept_sparse="csc", y_numeric=True,
+                             dtype=[np.float64, np.float32])
+        X = X.astype(np.float64) if not isinstance(X, np.ndarray) else np.asarray(X, float)
+        y = np.asarray(y, np.float64)
+        folds = list(check_cv(self.cv).split(X, y))
+        grid = self.alphas
+        if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+            # The grid of all the data, from the alpha where every coefficient is zero
+            Xc, yc = _centred(X, y, self.fit_intercept)
+            offset = _offset(X, self.fit_intercept)
+            correlation = Xc.T @ yc - (0.0 if offset is None else offset * yc.sum())
+            alpha_max = max(float(np.abs(correlation).max()) / X.shape[0], 1e-300)
+            eps = check_number(self.eps, "eps", low=0, low_open=True)
+            grid = np.geomspace(alpha_max, alpha_max * eps, check_int(int(grid), "alphas",
+                                                                     low=1))
+
+        def held_out_errors(train, test):
+            Xt, yt = _centred(X[train], y[train], self.fit_intercept)
+            alphas, coefs, _ = lasso_path(Xt, yt, alphas=grid, tol=self.tol,
+                                          max_iter=self.max_iter, positive=self.positive,
+                                          X_offset=_offset(X[train], self.fit_intercept))
+            means = _means(X[train]) if self.fit_intercept else np.zeros(X.shape[1])
+            intercepts = (y[train].mean() if self.fit_intercept else 0.0) - means @ coefs
+            predictions = np.asarray(X[test] @ coefs) + intercepts
+            return alphas, ((y[test][:, None] - predictions) ** 2).mean(axis=0)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # of far-off alphas
+            results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(held_out_errors)(train, test) for train, test in folds)
+        self.alphas_ = results[0][0]
+        self.mse_path_ = np.stack([errors for _, errors in results], axis=1)
+        best = int(np.argmin(self.mse_path_.mean(axis=1)))
+        self.alpha_ = float(self.alphas_[best])
+        if self.verbose:
+            for alpha, error in zip(self.alphas_, self.mse_path_.mean(axis=1), strict=True):
+                print(f"alpha {alpha:.4g}  mean held-out MSE {error:.6g}")
+        model = Lasso(self.alpha_, fit_intercept=self.fit_intercept, max_iter=self.max_iter,
+                      tol=self.tol, positive=self.positive).fit(X, y)
+        self.coef_, self.intercept_ = model.coef_, model.intercept_
+        self.dual_gap_, self.n_iter_ = model.dual_gap_, model.n_iter_
+        return self
+
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse=True,
+                          dtype=[np.float64, np.float32])
+        return np.asarray(X @ self.coef_) + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _means(X):
+    return np.asarray(X.mean(axis=0)).ravel()
+
+
+def _offset(X, fit_intercept):
+    """The column means a sparse X is centred by implicitly (None otherwise)."""
+    return _means(X) if fit_intercept and not isinstance(X, np.ndarray) else None
+
+
+def _centred(X, y, fit_intercept):
+    """X and y centred for a fit with intercept: a dense X explicitly, a sparse X left as it
+    is (:func:`_offset` centres it)."""
+    if not fit_intercept:
+        return X, y
+    return (X - _means(X) if isinstance(X, np.ndarray) else X), y - y.mean()
 
 
 # ----------------------------------------------------------------------------------------

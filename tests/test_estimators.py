@@ -87,3 +87,29 @@ def test_lasso_fits_a_sparse_x_as_scikit_learn_does(fit_intercept):
     np.testing.assert_allclose(ours.predict(X), reference.predict(X), atol=1e-4)
     assert ours.sparse_coef_.nnz == np.count_nonzero(ours.coef_)
 
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lasso_cv_chooses_as_scikit_learn_does(sparse):
+    import scipy.sparse
+    from sklearn.linear_model import LassoCV as SklearnLassoCV
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((90, 60)) * (rng.random((90, 60)) < (0.3 if sparse else 1.0))
+    y = X[:, :4] @ np.array([1.0, -2.0, 0.5, 1.5]) + 0.3 * rng.standard_normal(90) + 1.0
+    X = scipy.sparse.csr_matrix(X) if sparse else X
+    ours = sparserec.LassoCV(alphas=20, tol=1e-10, max_iter=10**5).fit(X, y)
+    reference = SklearnLassoCV(alphas=ours.alphas_, tol=1e-12, max_iter=10**5).fit(X, y)
+    assert ours.alphas_.shape == (20,) and ours.mse_path_.shape == (20, 5)
+    np.testing.assert_allclose(ours.alphas_, reference.alphas_)
+    np.testing.assert_allclose(ours.mse_path_, reference.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == reference.alpha_
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-6)
+    np.testing.assert_allclose(ours.predict(X), reference.predict(X), atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")
+@pytest.mark.filterwarnings("ignore:Can't check dok sparse matrix")
+def test_lasso_cv_passes_sklearn_check_estimator():
+    check_estimator(sparserec.LassoCV(alphas=10))

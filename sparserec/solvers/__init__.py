@@ -13,12 +13,12 @@ from types import MappingProxyType
 from ._base import (ConvergenceWarning, SolverResult, StepSizeWarning, lasso_duality_gap,
                     lasso_objective, lipschitz_constant, soft_threshold)
 from .amp import AMPResult, amp
-from .lasso import lasso
+from .lasso import lasso, lasso_path
 from .proximal import fista, ista
 from .sista import sista, sista_weights
 
 __all__ = ["Solver", "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning",
-           "AMPResult", "amp", "fista", "ista", "lasso", "sista", "sista_weights",
+           "AMPResult", "amp", "fista", "ista", "lasso", "lasso_path", "sista", "sista_weights",
            "soft_threshold", "lipschitz_constant", "lasso_objective", "lasso_duality_gap"]
 
 

@@ -423,9 +423,9 @@ def lasso_gram_rows(G, PhiT, X, C, lam, H, rtol, max_epochs, positive, grow, sin
 # or the CSC arrays ``data, indices, indptr`` (sparse); ``dense`` chooses.
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _column_dot(dense, PhiT, data, indices, indptr, j, r):
-    """``Phi_j . r``."""
+    """``Phi_j . r``, summed in any order (reassociation lets the loop vectorise)."""
     total = 0.0
     if dense:
         column = PhiT[j]
@@ -517,19 +517,15 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
     past_h = np.empty((_ANDERSON + 1, 1))
     past_r = np.empty((_ANDERSON + 1, M + 1))  # r and m
     epochs = 0
-    best_gap, stalled = np.inf, 0
     while True:
         # The correlations of every column: the dual point must be feasible for the
         # screened ones too (their constraints hold at the optimum, not yet here).
         for j in range(N):
-            if norms2[j] > 0.0:
-                q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
+            q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
         gap, objective, s = _residual_gap(x, r, m, h, q, lam, positive)
-        # (three rounds that do not lower the gap: round-off, where the steps no longer
-        # change the objective)
-        stalled = 0 if gap < 0.99 * best_gap else stalled + 1
-        best_gap = min(best_gap, gap)
-        if gap <= tol or epochs >= max_epochs or stalled == 3:
+        # (a gap at the round-off of the objective cannot fall further: a tol of 0 ends)
+        roundoff = 64.0 * np.finfo(np.float64).eps * objective
+        if gap <= max(tol, roundoff) or epochs >= max_epochs:
             return epochs, gap, objective
         # Gap-safe screening (Fercoq et al. 2015), then the working set: the support and
         # as many of the zeros that (nearly) violate, the worst first (at least 16): the
@@ -640,3 +636,17 @@ def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, X, la
         epochs_out[b] = epochs
         gap_out[b] = gap / scale
         objective_out[b] = objective
+
+
+@njit(cache=True, nogil=True)
+def lasso_residual_path(dense, PhiT, data, indices, indptr, norms2, means, x, lams, h, tol,
+                        max_epochs, positive, coefs_out, gaps_out, epochs_out):
+    """:func:`lasso_residual_one` for every penalty of ``lams`` in turn, each warm-started
+    from the previous solution ``h`` (updated), to the absolute gap ``tol``; writes the
+    codes (N, n_lams), the gaps and the epochs of each."""
+    for i in range(lams.size):
+        epochs, gap, _ = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means,
+                                            x, lams[i], h, tol, max_epochs, positive)
+        coefs_out[:, i] = h
+        gaps_out[i] = gap
+        epochs_out[i] = epochs

@@ -23,7 +23,7 @@ from ._base import (ConvergenceWarning, SolverResult, make_result, synthesis,
                     times_dictionary, warn_unconverged)
 from .proximal import fista
 
-__all__ = ["lasso"]
+__all__ = ["lasso", "lasso_path"]
 
 _METHODS = ("auto", "gram", "residual", "fista")
 _GROW = 16  # candidates added to the support to make a working set
@@ -203,29 +203,135 @@ def _residual_cd(X, Phi, offset, H, lam1, tol, max_iter, positive):
     """Run the residual kernel (in float64) on every row of ``X``, updating ``H`` in place;
     the epochs, the relative gaps and the objectives per signal. ``Phi`` is dense or CSC;
     ``offset`` the column means to subtract implicitly (None: none)."""
-    X64 = np.ascontiguousarray(X, dtype=np.float64)
+    return _residual_solve(_residual_operator(Phi, offset), X, H, lam1, tol, max_iter,
+                           positive)
+
+
+def _residual_operator(Phi, offset):
+    """What the residual kernel needs of ``Phi`` (dense or CSC) and its column offsets,
+    prepared once (a path solves many problems with it)."""
     M, N = Phi.shape
     none, no_index = np.empty(0), np.empty(0, np.int64)
     if _is_sparse(Phi):
         PhiT, data = np.empty((0, 0)), Phi.data
         indices, indptr = Phi.indices.astype(np.int64), Phi.indptr.astype(np.int64)
-        norms2 = np.asarray(Phi.multiply(Phi).sum(axis=0)).ravel()
+        columns = np.repeat(np.arange(N), np.diff(indptr))
+        norms2 = np.bincount(columns, weights=data * data, minlength=N)
     else:
         PhiT, data, indices, indptr = np.ascontiguousarray(Phi.T, np.float64), none, \
             no_index, no_index
         norms2 = np.einsum("jm,jm->j", PhiT, PhiT)
     means = np.zeros(N) if offset is None else np.asarray(offset, np.float64)
     norms2 = np.maximum(norms2 - M * means**2, 0.0)  # of the centred columns
+    return not _is_sparse(Phi), PhiT, data, indices, indptr, norms2, means
+
+
+def _residual_solve(operator, X, H, lam1, tol, max_iter, positive):
+    """:func:`_residual_cd` with a prepared operator."""
+    X64 = np.ascontiguousarray(X, dtype=np.float64)
     single = H.dtype == np.float32
     H64 = H.astype(np.float64) if single else H
     B = X.shape[0]
     n_iter, gap, objective = np.zeros(B, np.int64), np.empty(B), np.empty(B)
-    in_threads(_lasso_kernels.lasso_residual_rows, B, not _is_sparse(Phi), PhiT, data,
-               indices, indptr, norms2, means, X64, float(lam1), H64, float(tol), max_iter,
-               positive, n_iter, gap, objective)
+    in_threads(_lasso_kernels.lasso_residual_rows, B, *operator, X64, float(lam1), H64,
+               float(tol), max_iter, positive, n_iter, gap, objective)
     if single:
         H[:] = H64
     return n_iter, gap, objective
+
+
+def lasso_path(X, y, *, eps=1e-3, alphas=100, precompute="auto", Xy=None, copy_X=True,
+               coef_init=None, verbose=False, return_n_iter=False, positive=False,
+               tol=1e-4, max_iter=1000, X_offset=None):
+    """The lasso's regularisation path, as :func:`sklearn.linear_model.lasso_path`.
+
+    For every ``alpha`` of a decreasing grid, minimises scikit-learn's objective
+    ``1 / (2 n_samples) ||y - X w||^2 + alpha ||w||_1`` by coordinate descent on the
+    residual (:func:`lasso`), each solve warm-started from the previous one, the
+    operator prepared once. No intercept: centre ``X`` and ``y`` first (or give the
+    column means of a sparse ``X`` as ``X_offset``).
+
+    Parameters
+    ----------
+    X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+    y : array_like of shape (n_samples,)
+        One target (scikit-learn's 2-D ``y`` is the multi-task lasso, another problem).
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the grid made when ``alphas`` is a number.
+    alphas : int or array_like, default=100
+        The number of alphas on a geometric grid from ``alpha_max = max |X^T y| /
+        n_samples`` (where every coefficient is zero) down to ``eps alpha_max``, or the
+        alphas themselves (solved in decreasing order).
+    precompute, Xy, copy_X, verbose
+        Accepted for compatibility, unused (the path needs no Gram matrix).
+    coef_init : array_like of shape (n_features,), optional
+        Warm start of the first alpha.
+    return_n_iter : bool, default=False
+        Also return the epochs of every alpha.
+    positive : bool, default=False
+        Constrain the coefficients to be non-negative.
+    tol : float, default=1e-4
+        Stop every alpha when its duality gap is at most ``tol ||y||^2`` (scikit-learn's
+        rule).
+    max_iter : int, default=1000
+        Coordinate-descent epochs per alpha.
+    X_offset : array_like of shape (n_features,), optional
+        Column means subtracted from ``X`` implicitly (a sparse ``X`` stays sparse).
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+        Decreasing.
+    coefs : ndarray of shape (n_features, n_alphas)
+    dual_gaps : ndarray of shape (n_alphas,)
+        In scikit-learn's scaling (the gap of the objective above).
+    n_iters : list of int
+        Only with ``return_n_iter``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import lasso_path
+    >>> X = np.random.default_rng(0).standard_normal((30, 50))
+    >>> alphas, coefs, gaps = lasso_path(X, X[:, 0], alphas=5)
+    >>> alphas.shape, coefs.shape, bool((coefs[:, 0] == 0).all())
+    ((5,), (50, 5), True)
+    """
+    sparse = _is_sparse(X)
+    A = check_sparse(X, "X", np.shape(X)[0]) if sparse else check_array(X, "X", ndim=2,
+                                                                         dtype=np.float64)
+    y = check_array(y, "y", dtype=np.float64)
+    if y.ndim != 1 or y.shape[0] != A.shape[0]:
+        raise ValueError(f"y must have shape ({A.shape[0]},) to match X, got {y.shape}")
+    n, p = A.shape
+    offset = None if X_offset is None else check_array(X_offset, "X_offset", ndim=1,
+                                                       dtype=np.float64)
+    tol = check_number(tol, "tol", low=0)
+    max_iter = check_int(max_iter, "max_iter")
+    if isinstance(alphas, (int, np.integer)) and not isinstance(alphas, bool):
+        correlation = A.T @ y - (0.0 if offset is None else offset * y.sum())
+        alpha_max = float(np.abs(correlation).max()) / n
+        count = check_int(int(alphas), "alphas", low=1)
+        alphas = (np.geomspace(alpha_max, alpha_max * check_number(eps, "eps", low=0,
+                                                                   low_open=True), count)
+                  if alpha_max > 0 else np.zeros(count))
+    alphas = np.sort(check_array(alphas, "alphas", ndim=1, dtype=np.float64))[::-1]
+    if alphas[-1] < 0:
+        raise ValueError("alphas must be non-negative")
+    h = check_initial_codes(coef_init, 1, p, np.dtype(np.float64), "coef_init", True)
+    coefs, gaps = np.empty((p, alphas.size)), np.empty(alphas.size)
+    n_iters = np.empty(alphas.size, np.int64)
+    limit = tol * float(y @ y)  # scikit-learn's rule, gap <= tol ||y||^2
+    with one_blas_thread():  # (threads of the caller's, e.g. LassoCV's folds, may run it)
+        _lasso_kernels.lasso_residual_path(*_residual_operator(A, offset), y, alphas * n,
+                                           h[0], limit, max_iter, positive, coefs, gaps,
+                                           n_iters)
+    warn_unconverged("lasso_path", gaps <= limit, "alphas", tol,
+                     f"max_iter={max_iter} epochs")
+    gaps /= n  # in scikit-learn's scaling
+    if return_n_iter:
+        return alphas, coefs, gaps, n_iters.tolist()
+    return alphas, coefs, gaps
 
 
 def _is_sparse(A):

@@ -217,3 +217,50 @@ def test_a_sparse_matrix_is_centred_implicitly_by_A_offset():
     with pytest.raises(ValueError, match="A_offset must have shape"):
         lasso(x, A, lam1, A_offset=means[:5])
 
+
+
+# ----------------------------------------------------------------------------------------
+# the regularisation path
+
+
+def test_lasso_path_matches_scikit_learns():
+    from sklearn.linear_model import lasso_path as reference_path
+
+    A, x = _wide(n=80, p=200, seed=7)
+    alphas, coefs, gaps, n_iters = sparserec.lasso_path(A, x, alphas=15, tol=1e-10,
+                                                        return_n_iter=True)
+    ref_alphas, ref_coefs, _ = reference_path(A, x, alphas=alphas, tol=1e-12, max_iter=10**5)
+    assert alphas.shape == (15,) and coefs.shape == (200, 15) and len(n_iters) == 15
+    np.testing.assert_allclose(alphas[0], np.abs(A.T @ x).max() / 80)  # every coef zero
+    assert np.all(coefs[:, 0] == 0) and np.all(np.diff(alphas) < 0)
+    def objective(w, alpha):
+        return 0.5 / 80 * np.sum((x - A @ w) ** 2) + alpha * np.abs(w).sum()
+
+    for i, alpha in enumerate(alphas):
+        np.testing.assert_allclose(objective(coefs[:, i], alpha),
+                                   objective(ref_coefs[:, i], alpha), rtol=1e-6)
+    assert np.all(gaps <= 1e-10 * (x @ x) / 80 * (1 + 1e-9))  # scikit-learn's scaling
+
+
+def test_lasso_path_of_a_sparse_matrix_with_offsets_is_the_centred_dense_path():
+    import scipy.sparse
+
+    rng = np.random.default_rng(8)
+    A = scipy.sparse.random(60, 150, density=0.1, format="csc", random_state=9,
+                            data_rvs=rng.standard_normal)
+    x = rng.standard_normal(60)
+    x -= x.mean()
+    means = np.asarray(A.mean(axis=0)).ravel()
+    # (down to alpha_max / 100: below, with more features than samples, it takes long)
+    sparse = sparserec.lasso_path(A, x, alphas=8, eps=1e-2, tol=1e-12, max_iter=10**5,
+                                  X_offset=means)
+    dense = sparserec.lasso_path(A.toarray() - means, x, alphas=8, eps=1e-2, tol=1e-12,
+                                 max_iter=10**5)
+    np.testing.assert_allclose(sparse[0], dense[0])
+    np.testing.assert_allclose(sparse[1], dense[1], atol=1e-7)
+
+
+def test_lasso_path_refuses_several_targets():
+    A, x = _wide()
+    with pytest.raises(ValueError, match="y must have shape"):
+        sparserec.lasso_path(A, np.stack([x, x], axis=1))
