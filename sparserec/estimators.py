@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import io
 from ._validation import (check_array, check_choice, check_dtype, check_int, check_number,
@@ -34,6 +34,10 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         notation ``1/2 ||x - A h||^2 + lam1 ||h||_1``.
     fit_intercept : bool, default=True
         Whether to fit an intercept (``X`` and ``y`` are centred first).
+    precompute : {'auto', True, False}, default='auto'
+        With ``solver='auto'``: True forces the Gram matrix (the 'gram' path), False the
+        residual path without it, 'auto' lets the cost model choose. A precomputed Gram
+        matrix is not accepted.
     max_iter : int, default=1000
         Maximum number of iterations per target: coordinate-descent epochs, or FISTA
         iterations.
@@ -82,17 +86,18 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
     (array([0.92, 0.  ]), 0.12)
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=1000, tol=1e-4,
-                 warm_start=False, positive=False, solver="auto"):
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute="auto", max_iter=1000,
+                 tol=1e-4, warm_start=False, positive=False, solver="auto"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.precompute = precompute
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
         self.solver = solver
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
@@ -102,6 +107,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
             intercept).
         y : array_like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weights of the samples in the squared error, rescaled to sum to n_samples as
+            scikit-learn does.
 
         Returns
         -------
@@ -112,6 +120,12 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         max_iter = check_int(self.max_iter, "max_iter")
         tol = check_number(self.tol, "tol", low=0)
         solver = check_choice(self.solver, "solver", ("auto", "gram", "residual", "fista"))
+        if not (isinstance(self.precompute, bool) or (isinstance(self.precompute, str)
+                                                      and self.precompute == "auto")):
+            raise ValueError("precompute must be 'auto', True or False (a precomputed Gram "
+                             f"matrix is not accepted), got {self.precompute!r}")
+        if solver == "auto" and self.precompute != "auto":
+            solver = "gram" if self.precompute else "residual"
         X, y = validate_data(self, X, y, accept_sparse="csc", multi_output=True,
                              y_numeric=True, dtype=[np.float64, np.float32])
         sparse = not isinstance(X, np.ndarray)
@@ -119,9 +133,16 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         single = y.ndim == 1
         Y = y[:, None] if single else y
         n_samples = X.shape[0]
-        X_offset = (np.asarray(X.mean(axis=0)).ravel() if self.fit_intercept
-                    else np.zeros(X.shape[1], X.dtype))
-        Y_offset = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1], X.dtype)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            weight = weight * (n_samples / weight.sum())  # (a new array: never the caller's)
+        X_offset = np.zeros(X.shape[1], X.dtype)
+        if self.fit_intercept:  # the (weighted) means, of a sparse X too
+            X_offset = (np.asarray(X.T @ weight).ravel() / n_samples if weight is not None
+                        else np.asarray(X.mean(axis=0)).ravel())
+        Y_offset = (np.average(Y, axis=0, weights=weight) if self.fit_intercept
+                    else np.zeros(Y.shape[1], X.dtype))
         Yc = Y - Y_offset
         # A sparse X is centred implicitly by the solver: its centred copy would be dense.
         if sparse:
@@ -139,10 +160,11 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         # gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
         result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples, max_iter=max_iter,
                        tol=2 * tol, h_init=h_init, positive=bool(self.positive), method=solver,
-                       A_offset=A_offset, check_input=False)
+                       weights=weight, A_offset=A_offset, check_input=False)
         coef = result.h
         intercept = Y_offset - coef @ X_offset
-        gap = result.gap * 0.5 * (Yc**2).sum(axis=0) / n_samples
+        squares = Yc**2 if weight is None else Yc**2 * weight[:, None]
+        gap = result.gap * 0.5 * squares.sum(axis=0) / n_samples
         if single:
             self.coef_, self.intercept_ = coef[0], float(intercept[0])
             self.n_iter_, self.dual_gap_ = int(result.n_iter[0]), float(gap[0])

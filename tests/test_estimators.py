@@ -113,3 +113,38 @@ def test_lasso_cv_chooses_as_scikit_learn_does(sparse):
 @pytest.mark.filterwarnings("ignore:Can't check dok sparse matrix")
 def test_lasso_cv_passes_sklearn_check_estimator():
     check_estimator(sparserec.LassoCV(alphas=10))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lasso_weighs_samples_as_scikit_learn_does(fit_intercept, sparse):
+    import scipy.sparse
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((70, 90)) * (rng.random((70, 90)) < (0.3 if sparse else 1.0))
+    y = X[:, :4] @ np.array([1.0, -1.0, 2.0, 0.5]) + 0.1 * rng.standard_normal(70) + 1.0
+    weight = 3 * rng.random(70)
+    X = scipy.sparse.csc_matrix(X) if sparse else X
+    ours = Lasso(alpha=0.02, fit_intercept=fit_intercept, tol=1e-10).fit(X, y, weight)
+    reference = SklearnLasso(alpha=0.02, fit_intercept=fit_intercept, tol=1e-12,
+                             max_iter=100_000).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-7)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-7)
+    np.testing.assert_array_equal(ours.coef_ != 0, reference.coef_ != 0)
+
+
+def test_lasso_refuses_what_it_cannot_do():
+    import scipy.sparse
+
+    X = scipy.sparse.random(10, 5, density=0.5, format="csc", random_state=0)
+    with pytest.raises(ValueError, match="precompute"):
+        Lasso(0.1, precompute=np.eye(5)).fit(X.toarray(), np.ones(10))
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_precompute_chooses_the_path(precompute):
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((40, 30)), rng.standard_normal(40)
+    model = Lasso(0.05, precompute=precompute, tol=1e-10).fit(X, y)
+    reference = SklearnLasso(0.05, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, atol=1e-7)

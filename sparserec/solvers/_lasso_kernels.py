@@ -450,13 +450,13 @@ def _column_axpy(dense, PhiT, data, indices, indptr, j, a, r):
 
 
 @njit(cache=True)
-def _residual_gap(x, r, m, h, q, lam, positive):
-    """Duality gap and primal objective at the residual ``r + m`` (``m`` a shift of every
-    entry) and its correlations ``q``, and the dual scaling."""
+def _residual_gap(x, r, m, shift, h, q, lam, positive):
+    """Duality gap and primal objective at the residual ``r + m shift`` and its
+    correlations ``q``, and the dual scaling."""
     r2 = 0.0
     xr = 0.0
     for i in range(r.size):
-        ri = r[i] + m
+        ri = r[i] + m * shift[i]
         r2 += ri * ri
         xr += x[i] * ri
     l1 = 0.0
@@ -470,22 +470,25 @@ def _residual_gap(x, r, m, h, q, lam, positive):
 
 
 @njit(cache=True)
-def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam, h, tol,
-                       max_epochs, positive):
+def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, shift, x, lam, h,
+                       tol, max_epochs, positive):
     """Solve ``min_h 1/2 ||x - Phi_c h||^2 + lam ||h||_1`` by coordinate descent on the
     residual, with working sets, gap-safe screening and Anderson extrapolation.
 
-    ``Phi_c = Phi - 1 means^T`` is ``Phi`` with its columns centred, implicitly: a sparse
-    ``Phi`` stays sparse. The residual is kept as ``r + m``, ``r = x - Phi h`` updated
-    over a column's non-zeros and ``m = means . h`` a shift of every entry; with ``x``
-    centred, ``Phi_c_j . (r + m) = Phi_j . r + m M means_j``. ``means`` is zero for no
-    centring.
+    ``Phi_c = Phi - shift means^T`` is ``Phi`` with its columns centred, implicitly: a
+    sparse ``Phi`` stays sparse. ``shift`` is ones, or the square roots of the weights of
+    the measurements when ``Phi`` and ``x`` are their rows scaled by them. The residual
+    is kept as ``r + m shift``, ``r = x - Phi h`` updated over a column's non-zeros and
+    ``m = means . h``; with ``x`` centred (``shift . x = 0``) and
+    ``means`` the weighted means, ``Phi_c_j . (r + m shift) = Phi_j . r + m W means_j``,
+    ``W = shift . shift``. ``means`` is zero for no centring.
 
     Parameters
     ----------
     dense : bool, ``Phi`` is ``PhiT`` (N, M) C-contiguous; else CSC ``data, indices, indptr``.
     norms2 : (N,) array, the squared column norms of ``Phi_c``.
     means : (N,) array, the column means that ``Phi_c`` subtracts (zeros for ``Phi``).
+    shift : (M,) array, the direction of the centring (ones, or square roots of weights).
     x : (M,) array, the signal (centred if ``means`` is not zero).
     lam : float, the l1 weight.
     h : (N,) array, the warm start; overwritten by the solution.
@@ -499,6 +502,9 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
     gap, objective : floats, the final duality gap and primal objective.
     """
     N, M = h.size, x.size
+    W = 0.0  # shift . shift: M, or the sum of the weights
+    for i in range(M):
+        W += shift[i] * shift[i]
     r = x.copy()
     m = 0.0
     for j in range(N):
@@ -521,8 +527,8 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
         # The correlations of every column: the dual point must be feasible for the
         # screened ones too (their constraints hold at the optimum, not yet here).
         for j in range(N):
-            q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
-        gap, objective, s = _residual_gap(x, r, m, h, q, lam, positive)
+            q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * W * means[j]
+        gap, objective, s = _residual_gap(x, r, m, shift, h, q, lam, positive)
         # (a gap at the round-off of the objective cannot fall further: a tol of 0 ends)
         roundoff = 64.0 * np.finfo(np.float64).eps * objective
         if gap <= max(tol, roundoff) or epochs >= max_epochs:
@@ -573,7 +579,7 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
             for a in range(w):
                 j = ws[a]
                 old = h[j]
-                qj = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * M * means[j]
+                qj = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * W * means[j]
                 inner = max(inner, _violation(qj, old, lam, positive))
                 new = soft(old + qj / norms2[j], lam / norms2[j], positive)
                 if new != old:
@@ -592,8 +598,8 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
                     if weights.size:
                         h_new = _combine(weights, past_h)
                         r_new = _combine(weights, past_r)  # r and m are affine in h
-                        if (_ws_objective(r_new[:M], r_new[M], h_new, lam)
-                                < _ws_objective(r, m, h[ws], lam)):
+                        if (_ws_objective(r_new[:M], r_new[M], shift, h_new, lam)
+                                < _ws_objective(r, m, shift, h[ws], lam)):
                             r[:] = r_new[:M]
                             m = r_new[M]
                             for a in range(w):
@@ -603,12 +609,13 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, x, lam
 
 
 @njit(cache=True)
-def _ws_objective(r, m, hw, lam):
-    """The primal objective with residual ``r + m`` and the working set's codes ``hw``
-    (the other codes do not change within a working set)."""
+def _ws_objective(r, m, shift, hw, lam):
+    """The primal objective with residual ``r + m shift`` and the working set's codes
+    ``hw`` (the other codes do not change within a working set)."""
     total = 0.0
     for i in range(r.size):
-        total += (r[i] + m) * (r[i] + m)
+        ri = r[i] + m * shift[i]
+        total += ri * ri
     l1 = 0.0
     for a in range(hw.size):
         l1 += abs(hw[a])
@@ -616,8 +623,8 @@ def _ws_objective(r, m, hw, lam):
 
 
 @njit(cache=True, nogil=True)
-def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, X, lam, H, rtol,
-                        max_epochs, positive, epochs_out, gap_out, objective_out, start,
+def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, shift, X, lam, H,
+                        rtol, max_epochs, positive, epochs_out, gap_out, objective_out, start,
                         stop):
     """:func:`lasso_residual_one` for rows ``start:stop`` of ``X`` (B, M), to the relative
     gap ``rtol`` of ``1/2 ||x||^2``; writes ``H`` (the codes), the epochs, the relative
@@ -631,7 +638,7 @@ def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, X, la
         if xx == 0.0:
             H[b] = 0.0
         epochs, gap, objective = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2,
-                                                    means, x, lam, H[b], rtol * scale,
+                                                    means, shift, x, lam, H[b], rtol * scale,
                                                     max_epochs, positive)
         epochs_out[b] = epochs
         gap_out[b] = gap / scale
@@ -639,14 +646,14 @@ def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, X, la
 
 
 @njit(cache=True, nogil=True)
-def lasso_residual_path(dense, PhiT, data, indices, indptr, norms2, means, x, lams, h, tol,
-                        max_epochs, positive, coefs_out, gaps_out, epochs_out):
+def lasso_residual_path(dense, PhiT, data, indices, indptr, norms2, means, shift, x, lams, h,
+                        tol, max_epochs, positive, coefs_out, gaps_out, epochs_out):
     """:func:`lasso_residual_one` for every penalty of ``lams`` in turn, each warm-started
     from the previous solution ``h`` (updated), to the absolute gap ``tol``; writes the
     codes (N, n_lams), the gaps and the epochs of each."""
     for i in range(lams.size):
         epochs, gap, _ = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means,
-                                            x, lams[i], h, tol, max_epochs, positive)
+                                            shift, x, lams[i], h, tol, max_epochs, positive)
         coefs_out[:, i] = h
         gaps_out[i] = gap
         epochs_out[i] = epochs

@@ -30,7 +30,7 @@ _GROW = 16  # candidates added to the support to make a working set
 
 
 def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positive=False,
-          method="auto", A_offset=None, check_input=True):
+          method="auto", weights=None, A_offset=None, check_input=True):
     """Solve the lasso for one signal or a batch, by the fastest exact method.
 
     Parameters
@@ -64,10 +64,13 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         costs ``N^2 M``, the residual path about ten products ``Phi^T r`` per signal, ``10 B
         N M``), and finishes with FISTA, warm-started, the signals that CD leaves above
         ``tol`` (degenerate problems).
+    weights : array_like of shape (M,), optional
+        Non-negative weights of the measurements in the squared error,
+        ``1/2 sum_i weights_i (x_i - (A D h)_i)^2`` (the residual path).
     A_offset : array_like of shape (N,), optional
         Column means to subtract from ``A`` implicitly, ``A - 1 A_offset^T``: the centring
-        that an intercept needs, without densifying a sparse ``A`` (residual path; ``x``
-        must be centred too).
+        that an intercept needs, without densifying a sparse ``A`` (the residual path;
+        ``x`` must be centred too, with the same weights as the means).
     check_input : bool, default=True
         Validate the input. False is for callers that already did: ``x`` and ``A``
         C-contiguous arrays of one float dtype (or a CSC float64 ``A``), ``D`` None or of
@@ -118,6 +121,11 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
             if A_offset.shape != (A.shape[1],):
                 raise ValueError(f"A_offset must have shape ({A.shape[1]},), got "
                                  f"{A_offset.shape}")
+        if weights is not None:
+            weights = check_array(weights, "weights", ndim=1, dtype=np.float64)
+            if weights.shape != (A.shape[0],) or weights.min() < 0:
+                raise ValueError(f"weights must be {A.shape[0]} non-negative numbers, got "
+                                 f"shape {weights.shape}")
         lam1 = check_number(lam1, "lam1", low=0)
         max_iter = check_int(max_iter, "max_iter")
         tol = check_number(tol, "tol", low=0)
@@ -130,10 +138,16 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
     automatic = method == "auto"
     if automatic:
         method = _choose(B, X.shape[1], N)
-    if (sparse or A_offset is not None) and method != "residual":
+    root = None
+    if weights is not None:  # the weighted error is that of rows scaled by sqrt(weights)
+        root = np.sqrt(weights)
+        X = np.ascontiguousarray(X * root.astype(X.dtype))
+        A = (A.multiply(root[:, None]).tocsc() if sparse
+             else np.ascontiguousarray(A * root[:, None].astype(A.dtype)))
+    if (sparse or A_offset is not None or root is not None) and method != "residual":
         if not automatic:
-            raise ValueError(f"method={method!r} needs a dense A without A_offset; use "
-                             "method='residual' or 'auto'")
+            raise ValueError(f"method={method!r} needs a dense A without A_offset or "
+                             "weights; use method='residual' or 'auto'")
         method = "residual"
     if method == "fista":
         result = fista(X[0] if single else X, A, lam1, D=D, max_iter=max_iter, tol=tol,
@@ -147,8 +161,8 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         if method == "gram":
             n_iter, gap, primal = _gram_cd(X, Phi, H, lam1, tol, max_iter, positive)
         else:
-            n_iter, gap, primal = _residual_cd(X, Phi, A_offset, H, lam1, tol, max_iter,
-                                               positive)
+            n_iter, gap, primal = _residual_cd(X, Phi, A_offset, root, H, lam1, tol,
+                                               max_iter, positive)
     converged = gap <= tol
     if automatic and not (converged.all() or sparse or A_offset is not None):
         # CD crawls on degenerate problems (more non-zeros than measurements, a tiny lam1);
@@ -199,17 +213,18 @@ def _choose(B, M, N):
     return "gram" if N * N * M <= 10 * B * N * M else "residual"
 
 
-def _residual_cd(X, Phi, offset, H, lam1, tol, max_iter, positive):
+def _residual_cd(X, Phi, offset, shift, H, lam1, tol, max_iter, positive):
     """Run the residual kernel (in float64) on every row of ``X``, updating ``H`` in place;
     the epochs, the relative gaps and the objectives per signal. ``Phi`` is dense or CSC;
-    ``offset`` the column means to subtract implicitly (None: none)."""
-    return _residual_solve(_residual_operator(Phi, offset), X, H, lam1, tol, max_iter,
-                           positive)
+    ``offset`` the column means to subtract implicitly along ``shift`` (None: none)."""
+    return _residual_solve(_residual_operator(Phi, offset, shift), X, H, lam1, tol,
+                           max_iter, positive)
 
 
-def _residual_operator(Phi, offset):
-    """What the residual kernel needs of ``Phi`` (dense or CSC) and its column offsets,
-    prepared once (a path solves many problems with it)."""
+def _residual_operator(Phi, offset, shift=None):
+    """What the residual kernel needs of ``Phi`` (dense or CSC), its column offsets and
+    their direction ``shift`` (ones when None), prepared once (a path solves many problems
+    with it)."""
     M, N = Phi.shape
     none, no_index = np.empty(0), np.empty(0, np.int64)
     if _is_sparse(Phi):
@@ -222,8 +237,9 @@ def _residual_operator(Phi, offset):
             no_index, no_index
         norms2 = np.einsum("jm,jm->j", PhiT, PhiT)
     means = np.zeros(N) if offset is None else np.asarray(offset, np.float64)
-    norms2 = np.maximum(norms2 - M * means**2, 0.0)  # of the centred columns
-    return not _is_sparse(Phi), PhiT, data, indices, indptr, norms2, means
+    shift = np.ones(M) if shift is None else np.asarray(shift, np.float64)
+    norms2 = np.maximum(norms2 - (shift @ shift) * means**2, 0.0)  # of the centred columns
+    return not _is_sparse(Phi), PhiT, data, indices, indptr, norms2, means, shift
 
 
 def _residual_solve(operator, X, H, lam1, tol, max_iter, positive):
