@@ -15,7 +15,11 @@ the gap needs.
 Model selection: ``LassoCV`` (5 folds, the same grid of 50 alphas, scikit-learn's default
 ``tol``) against scikit-learn's and celer's, on the 600 x 3000 and 150 x 15000 problems.
 
-Run: ``python benchmarks/bench_lasso_single.py [--repeats 3] [--tol 1e-6]``
+The crossover of ``sparserec.lasso``'s two paths (``--crossover``): the Gram matrix that
+many signals share against coordinate descent on each signal's residual, timed side by
+side for a growing number of signals B, for the cost model of ``method='auto'``.
+
+Run: ``python benchmarks/bench_lasso_single.py [--repeats 3] [--tol 1e-6] [--crossover]``
 """
 
 import argparse
@@ -191,13 +195,48 @@ def run_cv(repeats=3):
     return rows
 
 
+CROSSOVER_COLUMNS = [("shape", "M x N", "s"), ("B", "signals B", "d"),
+                     ("gram", "gram ms/signal", ".3f"), ("residual", "residual ms/signal", ".3f"),
+                     ("auto", "auto picks", "s")]
+
+
+def run_crossover(repeats=3):
+    """Both paths of sparserec.lasso per signal, for growing batches."""
+    from sparserec.solvers.lasso import _choose
+
+    rows = []
+    rng = np.random.default_rng(1)
+    for M, N in ((250, 500), (500, 2000), (200, 5000)):
+        A = rng.standard_normal((M, N)) / np.sqrt(M)
+        for B in (1, 4, 16, 64, 256, 1024):
+            H = rng.standard_normal((B, N)) * (rng.random((B, N)) < 0.05)
+            X = H @ A.T + 0.05 * rng.standard_normal((B, M))
+            row = dict(shape=f"{M} x {N}", B=B, auto=_choose(B, M, N))
+            for method in ("gram", "residual"):
+                sparserec.lasso(X[:2], A, 0.1, method=method)  # compile
+                best = np.inf
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    sparserec.lasso(X, A, 0.1, method=method, tol=1e-6)
+                    best = min(best, time.perf_counter() - start)
+                row[method] = 1e3 * best / B
+            rows.append(row)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--only", default=None, help="run the problems whose name has this")
+    parser.add_argument("--crossover", action="store_true",
+                        help="only the crossover of the Gram and residual paths")
     args = parser.parse_args()
     print(machine())
+    if args.crossover:
+        print_table("sparserec.lasso: the Gram path against the residual path",
+                    run_crossover(args.repeats), CROSSOVER_COLUMNS)
+        return
     print_table("One lasso problem (fit_intercept=False, alpha = alpha_max / 20)",
                 run(args.repeats, args.tol, args.only), COLUMNS)
     print_table("LassoCV, 5 folds, 50 alphas", run_cv(args.repeats), CV_COLUMNS)

@@ -377,7 +377,9 @@ def _centred(X, y, fit_intercept):
     is (:func:`_offset` centres it)."""
     if not fit_intercept:
         return X, y
-    return (X - _means(X) if isinstance(X, np.ndarray) else X), y - y.mean()
+    if isinstance(X, np.ndarray):  # in column order: the solver reads columns
+        X = np.subtract(X, _means(X), order="F")
+    return X, y - y.mean()
 
 
 # ----------------------------------------------------------------------------------------

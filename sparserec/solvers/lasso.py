@@ -61,9 +61,10 @@ def lasso(x, A, lam1, *, D=None, tol=1e-6, max_iter=10_000, h_init=None, positiv
         on each signal's residual, with no Gram matrix (working sets, screening, Anderson
         extrapolation), for few signals and many features. 'fista': :func:`sparserec.fista`.
         'auto' picks the cheaper of 'gram' and 'residual' by a cost model (the Gram matrix
-        costs ``N^2 M``, the residual path about ten products ``Phi^T r`` per signal, ``10 B
-        N M``), and finishes with FISTA, warm-started, the signals that CD leaves above
-        ``tol`` (degenerate problems).
+        costs ``N^2 M``, the residual path a few products ``Phi^T r`` per signal: 'gram'
+        when ``N <= 80 B``, as measured, and ``N <= 10000``, for memory), and finishes
+        with FISTA, warm-started, the signals that CD leaves above ``tol`` (degenerate
+        problems).
     weights : array_like of shape (M,), optional
         Non-negative weights of the measurements in the squared error,
         ``1/2 sum_i weights_i (x_i - (A D h)_i)^2`` (the residual path).
@@ -209,8 +210,10 @@ def _gram_cd(X, Phi, H, lam1, tol, max_iter, positive):
 def _choose(B, M, N):
     """The cheaper path for B signals of M measurements and N features (a cost model)."""
     # The Gram path pays N^2 M once for G, then works in N-sized rows; the residual path
-    # pays about ten products Phi^T r of N M per signal.
-    return "gram" if N * N * M <= 10 * B * N * M else "residual"
+    # pays a few products Phi^T r of N M per signal. Measured (bench_lasso_single.py
+    # --crossover): the Gram path wins from about N = 30 to 100 B on; and G must fit in
+    # memory (N = 10,000 is 0.8 GB).
+    return "gram" if N <= 80 * B and N <= 10_000 else "residual"
 
 
 def _residual_cd(X, Phi, offset, shift, H, lam1, tol, max_iter, positive):
