@@ -471,7 +471,7 @@ def _residual_gap(x, r, m, shift, h, q, lam, positive):
 
 @njit(cache=True)
 def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, shift, x, lam, h,
-                       tol, max_epochs, positive):
+                       tol, max_epochs, positive, q, q_valid):
     """Solve ``min_h 1/2 ||x - Phi_c h||^2 + lam ||h||_1`` by coordinate descent on the
     residual, with working sets, gap-safe screening and Anderson extrapolation.
 
@@ -495,6 +495,9 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, shift,
     tol : float, the absolute duality gap to reach.
     max_epochs : int, limit on the coordinate-descent epochs over working sets.
     positive : bool, constrain the codes to be non-negative.
+    q : (N,) array, the correlations ``Phi_c^T (x - Phi_c h)`` (written, and read if
+        ``q_valid``: a path hands them from one penalty to the next, saving a product).
+    q_valid : bool, ``q`` holds the correlations of the given ``h``.
 
     Returns
     -------
@@ -516,7 +519,6 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, shift,
         active[j] = norms2[j] > 0.0
         if not active[j]:
             h[j] = 0.0
-    q = np.zeros(N)
     scores = np.empty(N)
     candidates = np.empty(N, np.int64)
     in_ws = np.empty(N, np.bool_)
@@ -526,8 +528,11 @@ def lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means, shift,
     while True:
         # The correlations of every column: the dual point must be feasible for the
         # screened ones too (their constraints hold at the optimum, not yet here).
-        for j in range(N):
-            q[j] = _column_dot(dense, PhiT, data, indices, indptr, j, r) + m * W * means[j]
+        if not q_valid:
+            for j in range(N):
+                q[j] = (_column_dot(dense, PhiT, data, indices, indptr, j, r)
+                        + m * W * means[j])
+        q_valid = False
         gap, objective, s = _residual_gap(x, r, m, shift, h, q, lam, positive)
         # (a gap at the round-off of the objective cannot fall further: a tol of 0 ends)
         roundoff = 64.0 * np.finfo(np.float64).eps * objective
@@ -629,6 +634,7 @@ def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, shift
     """:func:`lasso_residual_one` for rows ``start:stop`` of ``X`` (B, M), to the relative
     gap ``rtol`` of ``1/2 ||x||^2``; writes ``H`` (the codes), the epochs, the relative
     gaps and the objectives. Releases the GIL, for threads over the rows."""
+    q = np.empty(norms2.size)
     for b in range(start, stop):
         x = X[b]
         xx = 0.0
@@ -639,7 +645,7 @@ def lasso_residual_rows(dense, PhiT, data, indices, indptr, norms2, means, shift
             H[b] = 0.0
         epochs, gap, objective = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2,
                                                     means, shift, x, lam, H[b], rtol * scale,
-                                                    max_epochs, positive)
+                                                    max_epochs, positive, q, False)
         epochs_out[b] = epochs
         gap_out[b] = gap / scale
         objective_out[b] = objective
@@ -650,10 +656,13 @@ def lasso_residual_path(dense, PhiT, data, indices, indptr, norms2, means, shift
                         tol, max_epochs, positive, coefs_out, gaps_out, epochs_out):
     """:func:`lasso_residual_one` for every penalty of ``lams`` in turn, each warm-started
     from the previous solution ``h`` (updated), to the absolute gap ``tol``; writes the
-    codes (N, n_lams), the gaps and the epochs of each."""
+    codes (N, n_lams), the gaps and the epochs of each. The correlations of one solution
+    start the next solve (the residual is the same, only the penalty changes)."""
+    q = np.empty(h.size)
     for i in range(lams.size):
         epochs, gap, _ = lasso_residual_one(dense, PhiT, data, indices, indptr, norms2, means,
-                                            shift, x, lams[i], h, tol, max_epochs, positive)
+                                            shift, x, lams[i], h, tol, max_epochs, positive, q,
+                                            i > 0)
         coefs_out[:, i] = h
         gaps_out[i] = gap
         epochs_out[i] = epochs
