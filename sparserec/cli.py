@@ -425,7 +425,8 @@ def warmup(methods, dtype):
 
 
 def _compile(method, dtype):
-    """Run ``method`` once on a tiny random problem of ``dtype``, which compiles its kernels."""
+    """Run ``method`` on tiny random problems of ``dtype``, which compiles its kernels: a
+    batch, and one signal of many features (the lasso's two paths)."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal((8, 16))
     if method == "fit":
@@ -436,9 +437,12 @@ def _compile(method, dtype):
         loss_and_grad(params, X, rng.standard_normal((2, 3, 16)).astype(dtype))
         forward(params, X)
         return
+    options = dict(batch.default_options(method), dtype=dtype.name)
     shape = (2, 3, 8) if SOLVERS[method].sequential else (3, 8)
-    batch.solve_arrays(dict(x=rng.standard_normal(shape), A=A), method,
-                       dict(batch.default_options(method), dtype=dtype.name), "warmup")
+    batch.solve_arrays(dict(x=rng.standard_normal(shape), A=A), method, options, "warmup")
+    if not SOLVERS[method].sequential:
+        batch.solve_arrays(dict(x=rng.standard_normal((1, 8)),
+                                A=rng.standard_normal((8, 1024))), method, options, "warmup")
 
 
 # ----------------------------------------------------------------------------------------
