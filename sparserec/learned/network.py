@@ -44,7 +44,8 @@ class Weights(NamedTuple):
 
 
 def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=False):
-    """:func:`forward` from the effective weights themselves, free or tied to theta.
+    """:func:`sparserec.learned.forward` from the effective weights themselves, free or tied
+    to theta.
 
     Parameters
     ----------
@@ -55,7 +56,7 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
     h0 : ndarray of shape (N,)
         The code before the first frame.
     X, n_layers, dtype, return_codes
-        As in :func:`forward`.
+        As in :func:`sparserec.learned.forward`.
 
     Returns
     -------
@@ -77,8 +78,8 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
 def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, output_grad=True):
     """The mean squared error and its gradients in the effective weights themselves.
 
-    The forward and backward kernels of :func:`loss_and_grad` without the chain rule to
-    theta: what a network with free (untied) S, V, W1, W, b and D needs.
+    The forward and backward kernels of :func:`sparserec.learned.loss_and_grad` without the
+    chain rule to theta: what a network with free (untied) S, V, W1, W, b and D needs.
 
     Parameters
     ----------
@@ -89,7 +90,7 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
     h0 : ndarray of shape (N,)
         The code before the first frame.
     X, Y, n_layers, dtype
-        As in :func:`loss_and_grad`.
+        As in :func:`sparserec.learned.loss_and_grad`.
     output_grad : bool, default=True
         Also return the gradient of ``D`` as an output matrix (``sum_t dL/dy_hat_t h_t^T``).
 
