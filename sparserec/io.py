@@ -42,6 +42,11 @@ RESULT_KEYS = ("h", "y_hat", "n_iter", "converged", "objective", "settings")
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 
+# What reading a damaged archive raises: zipfile's NotImplementedError (an unknown version
+# or compression) and RuntimeError (encryption) too.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+                   RuntimeError)
+
 # The process umask, read once: mkstemp creates files 0600, and outputs should get the
 # permissions any other new file would.
 _UMASK = os.umask(0)
@@ -111,7 +116,7 @@ def load_npz(path):
             _fail(path, f"array {member!r} holds pickled Python objects (never unpickled)",
                   "numeric arrays")
         _fail(path, f"array {member!r} is unreadable ({error})", "a complete .npz archive")
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+    except _ARCHIVE_ERRORS as error:
         where = f"array {member!r}" if member else "archive"
         _fail(path, f"is truncated or corrupt ({where}: {error})", "a complete .npz archive")
     return arrays
@@ -144,7 +149,7 @@ def _check_archive(path):
                         _check_npy_header(path, info, member)
     except InputError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError) as error:
+    except (*_ARCHIVE_ERRORS, ValueError) as error:
         _fail(path, f"is truncated or corrupt (archive: {error})", "a complete .npz archive")
 
 
@@ -481,5 +486,5 @@ def is_complete(path):
         with zipfile.ZipFile(path) as archive:
             names = {name.removesuffix(".npy") for name in archive.namelist()}
             return set(RESULT_KEYS) <= names and archive.testzip() is None
-    except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+    except _ARCHIVE_ERRORS:
         return False

@@ -530,3 +530,16 @@ def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, del
         time.sleep(0.1)
     else:
         pytest.fail("processes of the run are still there 10 s after it ended")
+
+
+def test_an_archive_of_an_unknown_zip_version_is_refused(tmp_path):
+    # Found by the property test: a byte of the central directory makes zipfile raise
+    # NotImplementedError ("zip file version 21.0").
+    buffer = bytes_io.BytesIO()
+    np.savez(buffer, **_data())
+    content = bytearray(buffer.getvalue())
+    directory = content.rindex(b"PK\x01\x02")
+    content[directory + 6] = 0xD2  # the version needed to extract: 21.0
+    (tmp_path / "in.npz").write_bytes(bytes(content))
+    assert "in.npz" in _one_line_error(_invoke("solve", "in.npz", cwd=tmp_path))
+    assert "in.npz" in _one_line_error(_invoke("info", "in.npz", cwd=tmp_path))
