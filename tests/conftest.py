@@ -69,3 +69,44 @@ def numba_threads():
     before = numba.get_num_threads()
     yield n_max
     numba.set_num_threads(before)
+
+
+@pytest.fixture
+def invoke():
+    """Run the ``sparserec`` command in-process (CliRunner) from a folder:
+    ``invoke(*args, cwd=...)``."""
+    import os
+
+    from click.testing import CliRunner
+
+    from sparserec.cli import cli
+
+    def run(*args, cwd):
+        old = os.getcwd()
+        os.chdir(cwd)
+        try:
+            return CliRunner().invoke(cli, [str(a) for a in args], prog_name="sparserec")
+        finally:
+            os.chdir(old)
+    return run
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    """Small sparse sequences for the SISTA-RNN: ``X, Y, A, D``."""
+    from sparserec.datasets import make_sparse_sequences
+
+    return make_sparse_sequences(60, 8, 8, 6, random_state=0)
+
+
+@pytest.fixture
+def small_model():
+    """A quick SISTARegressor on ``A``, with the given hyperparameters changed."""
+    from sparserec import SISTARegressor
+
+    def make(A, **kwargs):
+        settings = dict(measurement_matrix=A, lam1=0.05, lam2=0.1, batch_size=10,
+                        max_epochs=2, learning_rate=1e-3, random_state=0)
+        return SISTARegressor(**{**settings, **kwargs})
+    return make
+

@@ -11,10 +11,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import sparserec
-from sparserec.cli import cli
 
 M, N = 4, 8
 
@@ -37,16 +35,6 @@ def _command():
 def _run(*args, cwd, env=None):
     return subprocess.run(_command() + [str(a) for a in args], cwd=cwd, capture_output=True,
                           text=True, timeout=300, env=env)
-
-
-def _invoke(*args, cwd):
-    """Run the command in-process (CliRunner) from ``cwd``."""
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args], prog_name="sparserec")
-    finally:
-        os.chdir(old)
 
 
 def _snapshot(directory):
@@ -123,18 +111,18 @@ def test_fit_then_predict_by_the_console_script(tmp_path):
         assert np.array_equal(out["y_hat"], model.predict(data["x"]))
 
 
-def test_fit_with_a_validation_file(tmp_path):
+def test_fit_with_a_validation_file(tmp_path, invoke):
     np.savez(tmp_path / "train.npz", **_good(lead=(6, 3)))
     np.savez(tmp_path / "valid.npz", **_good(lead=(2, 3), seed=2))
-    result = _invoke("fit", "train.npz", "-o", "m.npz", "--validation", "valid.npz",
+    result = invoke("fit", "train.npz", "-o", "m.npz", "--validation", "valid.npz",
                      "--max-epochs", "2", "--batch-size", "3", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert len(sparserec.load_model(tmp_path / "m.npz").validation_scores_) == 2
 
 
-def test_fit_shares_the_estimator_defaults(tmp_path):
+def test_fit_shares_the_estimator_defaults(tmp_path, invoke):
     np.savez(tmp_path / "train.npz", **{k: v for k, v in _good(lead=(2, 3)).items() if k != "y"})
-    assert _invoke("fit", "train.npz", "-o", "m.npz", cwd=tmp_path).exit_code == 0
+    assert invoke("fit", "train.npz", "-o", "m.npz", cwd=tmp_path).exit_code == 0
     model = sparserec.load_model(tmp_path / "m.npz")
     defaults = sparserec.SISTARegressor().get_params()
     for name in ("n_layers", "lam1", "lam2", "learning_rate", "batch_size", "max_epochs",
@@ -142,9 +130,9 @@ def test_fit_shares_the_estimator_defaults(tmp_path):
         assert model.get_params()[name] == defaults[name]
 
 
-def test_info_describes_a_model(tmp_path):
+def test_info_describes_a_model(tmp_path, invoke):
     _model(tmp_path / "m.npz")
-    result = _invoke("info", "m.npz", cwd=tmp_path)
+    result = invoke("info", "m.npz", cwd=tmp_path)
     assert result.exit_code == 0 and "valid model: SISTARegressor(n_layers=3" in result.stdout
 
 
@@ -159,14 +147,14 @@ def test_python_dash_m_and_version(tmp_path):
 
 
 @pytest.mark.parametrize("command", [[], ["solve"], ["fit"], ["predict"], ["info"], ["demo"]])
-def test_help_shows_examples(command, tmp_path):
-    result = _invoke(*command, "--help", cwd=tmp_path)
+def test_help_shows_examples(command, tmp_path, invoke):
+    result = invoke(*command, "--help", cwd=tmp_path)
     assert result.exit_code == 0 and "Examples:" in result.output
 
 
-def test_solve_output_holds_settings_and_per_item_convergence(tmp_path):
+def test_solve_output_holds_settings_and_per_item_convergence(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good(lead=(5,)))
-    result = _invoke("solve", "-m", "ista", "--lam1", "0.02", "--max-iter", "50", "d.npz",
+    result = invoke("solve", "-m", "ista", "--lam1", "0.02", "--max-iter", "50", "d.npz",
                      "-o", "r.npz", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     arrays, settings = sparserec.io.read_result(tmp_path / "r.npz")
@@ -174,52 +162,52 @@ def test_solve_output_holds_settings_and_per_item_convergence(tmp_path):
     assert arrays["n_iter"].shape == arrays["gap"].shape == (5,)
 
 
-def test_solve_matches_the_library(tmp_path):
+def test_solve_matches_the_library(tmp_path, invoke):
     data = _good()
     np.savez(tmp_path / "d.npz", **data)
-    _invoke("solve", "-m", "sista", "--lam1", "0.05", "--lam2", "0.5", "--n-iter", "3",
+    invoke("solve", "-m", "sista", "--lam1", "0.05", "--lam2", "0.5", "--n-iter", "3",
             "--alpha", "4", "d.npz", cwd=tmp_path)
     expected = sparserec.sista(data["x"], data["A"], 0.05, 0.5, alpha=4.0, n_iter=3)
     with np.load(tmp_path / "d_sista.npz") as out:
         assert np.array_equal(out["h"], expected.h)
 
 
-def test_solve_dictionary_and_dtype(tmp_path):
+def test_solve_dictionary_and_dtype(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good())
-    result = _invoke("solve", "--dictionary", "dct", "--dtype", "float32", "d.npz",
+    result = invoke("solve", "--dictionary", "dct", "--dtype", "float32", "d.npz",
                      cwd=tmp_path)
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "d_sista.npz") as out:
         assert out["h"].dtype == np.float32
 
 
-def test_solve_warns_when_alpha_is_below_the_lipschitz_bound(tmp_path):
+def test_solve_warns_when_alpha_is_below_the_lipschitz_bound(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good())
-    result = _invoke("solve", "--alpha", "0.01", "--n-iter", "2", "d.npz", cwd=tmp_path)
+    result = invoke("solve", "--alpha", "0.01", "--n-iter", "2", "d.npz", cwd=tmp_path)
     assert result.exit_code == 0
     assert "warning: d.npz: alpha=0.01 is below the Lipschitz bound" in result.stderr
 
 
-def test_solve_reports_items_that_did_not_converge(tmp_path):
+def test_solve_reports_items_that_did_not_converge(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good())
-    result = _invoke("solve", "-m", "fista", "--lam1", "0.001", "--max-iter", "1",
+    result = invoke("solve", "-m", "fista", "--lam1", "0.001", "--max-iter", "1",
                      "--tol", "0", "d.npz", cwd=tmp_path)
     assert result.exit_code == 0
     assert "0/6 items converged" in result.stdout and "did not reach" in result.stderr
 
 
-def test_force_replaces_an_existing_output(tmp_path):
+def test_force_replaces_an_existing_output(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good())
-    assert _invoke("solve", "d.npz", cwd=tmp_path).exit_code == 0
-    assert _invoke("solve", "d.npz", cwd=tmp_path).exit_code == 2
-    assert _invoke("solve", "d.npz", "--force", cwd=tmp_path).exit_code == 0
+    assert invoke("solve", "d.npz", cwd=tmp_path).exit_code == 0
+    assert invoke("solve", "d.npz", cwd=tmp_path).exit_code == 2
+    assert invoke("solve", "d.npz", "--force", cwd=tmp_path).exit_code == 0
 
 
-def test_batch_with_a_bad_file_finishes_the_others_and_exits_1(tmp_path):
+def test_batch_with_a_bad_file_finishes_the_others_and_exits_1(tmp_path, invoke):
     for i in range(3):
         np.savez(tmp_path / f"s{i}.npz", **_good(seed=i))
     np.savez(tmp_path / "s1.npz", x=np.ones((2, 3)))  # no A
-    result = _invoke("solve", "s0.npz", "s1.npz", "s2.npz", "--out-dir", "out", cwd=tmp_path)
+    result = invoke("solve", "s0.npz", "s1.npz", "s2.npz", "--out-dir", "out", cwd=tmp_path)
     assert result.exit_code == 1
     assert "error: s1.npz: missing array 'A'" in result.stderr
     assert "3 files: 2 done, 0 skipped, 1 failed" in result.stdout
@@ -227,35 +215,35 @@ def test_batch_with_a_bad_file_finishes_the_others_and_exits_1(tmp_path):
                                                                      "s2_sista.npz"]
 
 
-def test_batch_rerun_skips_complete_outputs_and_force_redoes_them(tmp_path):
+def test_batch_rerun_skips_complete_outputs_and_force_redoes_them(tmp_path, invoke):
     for i in range(2):
         np.savez(tmp_path / f"s{i}.npz", **_good(seed=i))
     args = ("solve", "s0.npz", "s1.npz", "--out-dir", "out")
-    _invoke(*args, cwd=tmp_path)
-    assert "2 files: 0 done, 2 skipped" in _invoke(*args, cwd=tmp_path).stdout
-    assert "2 files: 2 done, 0 skipped" in _invoke(*args, "--force", cwd=tmp_path).stdout
+    invoke(*args, cwd=tmp_path)
+    assert "2 files: 0 done, 2 skipped" in invoke(*args, cwd=tmp_path).stdout
+    assert "2 files: 2 done, 0 skipped" in invoke(*args, "--force", cwd=tmp_path).stdout
 
 
-def test_batch_refuses_to_skip_outputs_made_with_other_settings(tmp_path):
+def test_batch_refuses_to_skip_outputs_made_with_other_settings(tmp_path, invoke):
     np.savez(tmp_path / "s.npz", **_good())
-    _invoke("solve", "s.npz", "--out-dir", "out", cwd=tmp_path)
-    result = _invoke("solve", "s.npz", "--out-dir", "out", "--lam1", "0.3", cwd=tmp_path)
+    invoke("solve", "s.npz", "--out-dir", "out", cwd=tmp_path)
+    result = invoke("solve", "s.npz", "--out-dir", "out", "--lam1", "0.3", cwd=tmp_path)
     assert result.exit_code == 1 and "lam1=0.1, now 0.3" in result.stderr
     # the library's message names its parameter force=True; the command shows its flag
     assert "or --force to redo it" in result.stderr and "force=True" not in result.stderr
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    result = _invoke("--debug", "solve", "missing.npz", cwd=tmp_path)
+def test_debug_shows_the_traceback(tmp_path, invoke):
+    result = invoke("--debug", "solve", "missing.npz", cwd=tmp_path)
     assert result.exit_code == 2 and "Traceback" in result.stderr
 
 
-def test_internal_errors_exit_1_with_one_line(tmp_path, monkeypatch):
+def test_internal_errors_exit_1_with_one_line(tmp_path, monkeypatch, invoke):
     np.savez(tmp_path / "d.npz", **_good())
     # a solver with a bug: the registry's sista replaced, where batch runs read it
     broken = dataclasses.replace(sparserec.SOLVERS["sista"], function=lambda *a, **k: 1 / 0)
     monkeypatch.setattr(sparserec.batch, "SOLVERS", {**sparserec.SOLVERS, "sista": broken})
-    result = _invoke("solve", "d.npz", cwd=tmp_path)
+    result = invoke("solve", "d.npz", cwd=tmp_path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "internal error: ZeroDivisionError" in result.stderr
 
@@ -411,7 +399,7 @@ CATALOGUE = {
 
 
 @pytest.mark.parametrize("case", list(CATALOGUE), ids=list(CATALOGUE))
-def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, tmp_path):
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, tmp_path, invoke):
     files, command, fragments = CATALOGUE[case]
     for name, make in files.items():
         if name.endswith("/"):
@@ -419,7 +407,7 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(case, tmp_pat
         else:
             make(tmp_path / name)
     before = _snapshot(tmp_path)
-    result = _invoke(*command, cwd=tmp_path)
+    result = invoke(*command, cwd=tmp_path)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     message = [line for line in result.stderr.splitlines() if "rror" in line]
@@ -442,13 +430,13 @@ def test_bad_input_by_the_console_script(tmp_path):
 # amp and phase
 
 
-def test_solve_with_amp_writes_codes_and_divergence_flags(tmp_path):
+def test_solve_with_amp_writes_codes_and_divergence_flags(tmp_path, invoke):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((40, 80)) / np.sqrt(40)
     y = np.zeros((6, 80))
     y[:, [3, 30, 61]] = rng.standard_normal((6, 3))
     np.savez(tmp_path / "in.npz", x=y @ A.T, A=A, y=y)
-    result = _invoke("solve", "-m", "amp", "--tol", "1e-9", "--damping", "0.1", "in.npz",
+    result = invoke("solve", "-m", "amp", "--tol", "1e-9", "--damping", "0.1", "in.npz",
                      cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "amp, 6/6 items converged" in result.stdout
@@ -458,24 +446,24 @@ def test_solve_with_amp_writes_codes_and_divergence_flags(tmp_path):
         assert '"damping": 0.1' in str(out["settings"])
 
 
-def test_solve_with_amp_refuses_lasso_options(tmp_path):
+def test_solve_with_amp_refuses_lasso_options(tmp_path, invoke):
     np.savez(tmp_path / "in.npz", **_good())
-    result = _invoke("solve", "-m", "amp", "--lam1", "0.1", "in.npz", cwd=tmp_path)
+    result = invoke("solve", "-m", "amp", "--lam1", "0.1", "in.npz", cwd=tmp_path)
     assert result.exit_code == 2 and "--lam1 is not used by --method amp" in result.output
-    result = _invoke("solve", "-m", "fista", "--tau", "1.2", "in.npz", cwd=tmp_path)
+    result = invoke("solve", "-m", "fista", "--tau", "1.2", "in.npz", cwd=tmp_path)
     assert result.exit_code == 2 and "--tau is not used by --method fista" in result.output
 
 
-def test_phase_writes_the_grid_and_the_figure(tmp_path):
+def test_phase_writes_the_grid_and_the_figure(tmp_path, invoke):
     pytest.importorskip("matplotlib")
-    result = _invoke("phase", "-s", "amp", "-n", "100", "--deltas", "0.5",
+    result = invoke("phase", "-s", "amp", "-n", "100", "--deltas", "0.5",
                      "--rhos", "0.1,0.8", "--trials", "4", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "delta 0.500: empirical 50% rho" in result.stdout and "l1 theory 0.386" in result.stdout
     grid = sparserec.load_phase_transition(tmp_path / "phase_amp.npz")
     assert grid.success.tolist() == [[1.0, 0.0]] and grid.n == 100
     assert (tmp_path / "phase_amp.png").read_bytes()[:4] == b"\x89PNG"
-    again = _invoke("phase", "-n", "100", "--deltas", "0.5", "--rhos", "0.1", cwd=tmp_path)
+    again = invoke("phase", "-n", "100", "--deltas", "0.5", "--rhos", "0.1", cwd=tmp_path)
     assert again.exit_code == 2 and "phase_amp.npz: output already exists" in again.stderr
 
 
@@ -488,17 +476,17 @@ def test_phase_writes_the_grid_and_the_figure(tmp_path):
     (("--solver", "lars",), "Invalid value for '-s' / '--solver'"),
     (("--model", "data.npz",), "data.npz: is a data file, not a model"),
 ])
-def test_phase_bad_input_exits_2(args, fragment, tmp_path):
+def test_phase_bad_input_exits_2(args, fragment, tmp_path, invoke):
     np.savez(tmp_path / "data.npz", **_good())
-    result = _invoke("phase", "--no-plot", *args, cwd=tmp_path)
+    result = invoke("phase", "--no-plot", *args, cwd=tmp_path)
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "Traceback" not in result.output
     assert sorted(os.listdir(tmp_path)) == ["data.npz"]
 
 
 @pytest.mark.parametrize("solver", ["lasso", "sista"])
-def test_phase_takes_every_registered_solver(solver, tmp_path):
-    result = _invoke("phase", "-s", solver, "-n", "40", "--deltas", "0.5", "--rhos", "0.1",
+def test_phase_takes_every_registered_solver(solver, tmp_path, invoke):
+    result = invoke("phase", "-s", solver, "-n", "40", "--deltas", "0.5", "--rhos", "0.1",
                      "--trials", "2", "--no-plot", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     grid = sparserec.load_phase_transition(tmp_path / f"phase_{solver}.npz")
@@ -506,9 +494,9 @@ def test_phase_takes_every_registered_solver(solver, tmp_path):
     assert sorted(os.listdir(tmp_path)) == [f"phase_{solver}.npz"]
 
 
-def test_solve_with_the_lasso(tmp_path):
+def test_solve_with_the_lasso(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_good())
-    result = _invoke("solve", "-m", "lasso", "--lam1", "0.01", "d.npz", cwd=tmp_path)
+    result = invoke("solve", "-m", "lasso", "--lam1", "0.01", "d.npz", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "lasso, 6/6 items converged" in result.stdout
     arrays, settings = sparserec.io.read_result(tmp_path / "d_lasso.npz")

@@ -22,13 +22,11 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sparserec
 from sparserec import batch, io
-from sparserec.cli import cli
 
 M, N = 4, 8
 
@@ -39,15 +37,6 @@ def _data(seed=0, lead=(2, 3), scale=1.0):
     y = np.zeros(lead + (N,))
     y[..., [1, 5]] = rng.standard_normal(lead + (2,))
     return dict(x=y @ (A / scale).T, A=A, y=y)
-
-
-def _invoke(*args, cwd):
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args], prog_name="sparserec")
-    finally:
-        os.chdir(old)
 
 
 def _one_line_error(result, code=2):
@@ -70,37 +59,37 @@ def _settings(path):
 # 1. a batch never overwrites a file it did not write
 
 
-def test_a_foreign_file_in_out_dir_is_never_replaced(tmp_path):
+def test_a_foreign_file_in_out_dir_is_never_replaced(tmp_path, invoke):
     np.savez(tmp_path / "in.npz", **_data())
     (tmp_path / "out").mkdir()
     np.savez(tmp_path / "out" / "in_sista.npz", precious=np.arange(3.0))
     before = _digest(tmp_path / "out" / "in_sista.npz")
-    result = _invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
+    result = invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
     assert result.exit_code == 1
     assert "not a complete sparserec result" in result.stderr
     assert _digest(tmp_path / "out" / "in_sista.npz") == before
-    forced = _invoke("solve", "in.npz", "--out-dir", "out", "--force", cwd=tmp_path)
+    forced = invoke("solve", "in.npz", "--out-dir", "out", "--force", cwd=tmp_path)
     assert forced.exit_code == 0 and "y_hat" in np.load(tmp_path / "out" / "in_sista.npz")
 
 
-def test_a_batch_whose_output_is_one_of_its_inputs_is_refused(tmp_path):
+def test_a_batch_whose_output_is_one_of_its_inputs_is_refused(tmp_path, invoke):
     np.savez(tmp_path / "a.npz", **_data())
     np.savez(tmp_path / "a_sista.npz", **_data(seed=1))
     before = _digest(tmp_path / "a_sista.npz")
     for extra in ([], ["--force"]):
-        result = _invoke("solve", "*.npz", *extra, cwd=tmp_path)
+        result = invoke("solve", "*.npz", *extra, cwd=tmp_path)
         assert "is an input of this run" in _one_line_error(result)
         assert _digest(tmp_path / "a_sista.npz") == before
 
 
-def test_the_result_of_another_input_is_never_replaced(tmp_path):
+def test_the_result_of_another_input_is_never_replaced(tmp_path, invoke):
     np.savez(tmp_path / "a.npz", **_data())
     (tmp_path / "out").mkdir()
-    assert _invoke("solve", "a.npz", "--out-dir", "out", cwd=tmp_path).exit_code == 0
+    assert invoke("solve", "a.npz", "--out-dir", "out", cwd=tmp_path).exit_code == 0
     os.rename(tmp_path / "out" / "a_sista.npz", tmp_path / "out" / "b_sista.npz")
     np.savez(tmp_path / "b.npz", **_data(seed=1))
     before = _digest(tmp_path / "out" / "b_sista.npz")
-    result = _invoke("solve", "b.npz", "--out-dir", "out", cwd=tmp_path)
+    result = invoke("solve", "b.npz", "--out-dir", "out", cwd=tmp_path)
     assert result.exit_code == 1 and "is the result of 'a.npz'" in result.stderr
     assert _digest(tmp_path / "out" / "b_sista.npz") == before
 
@@ -195,11 +184,11 @@ def test_only_the_temporary_files_of_dead_writers_are_removed(tmp_path):
 
 
 @pytest.mark.parametrize("max_iter", [1, 20])
-def test_lasso_with_few_iterations_on_the_command_line(tmp_path, max_iter):
+def test_lasso_with_few_iterations_on_the_command_line(tmp_path, max_iter, invoke):
     rng = np.random.default_rng(3)
     A = rng.standard_normal((50, 100)) / np.sqrt(50)
     np.savez(tmp_path / "d.npz", x=rng.standard_normal((6, 50)), A=A)
-    result = _invoke("solve", "-m", "lasso", "--max-iter", max_iter, "d.npz", cwd=tmp_path)
+    result = invoke("solve", "-m", "lasso", "--max-iter", max_iter, "d.npz", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert np.isfinite(np.load(tmp_path / "d_lasso.npz")["h"]).all()
 
@@ -208,17 +197,17 @@ def test_lasso_with_few_iterations_on_the_command_line(tmp_path, max_iter):
 # 4. no hang, no runaway memory
 
 
-def test_a_huge_wavelet_level_fails_at_once(tmp_path):
+def test_a_huge_wavelet_level_fails_at_once(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_data())
     start = time.perf_counter()
-    result = _invoke("solve", "--dictionary", "wavelet:db4:10000000000", "d.npz", cwd=tmp_path)
+    result = invoke("solve", "--dictionary", "wavelet:db4:10000000000", "d.npz", cwd=tmp_path)
     assert result.exit_code == 2 and "level" in result.output
     assert time.perf_counter() - start < 5
 
 
-def test_a_fifo_is_refused_without_blocking(tmp_path):
+def test_a_fifo_is_refused_without_blocking(tmp_path, invoke):
     os.mkfifo(tmp_path / "pipe.npz")
-    result = _invoke("solve", "pipe.npz", cwd=tmp_path)
+    result = invoke("solve", "pipe.npz", cwd=tmp_path)
     assert "not a regular file" in _one_line_error(result)
 
 
@@ -247,18 +236,18 @@ def _model(tmp_path, arrays=(), hyperparameters=(), metadata=None):
     (dict(arrays=dict(transition_=np.eye(N + 1))), "transition_ must have shape"),
     (dict(arrays=dict(h0_=np.zeros(3))), "h0_ must have shape"),
 ])
-def test_a_model_file_is_verified_on_load(tmp_path, changes, fragment):
+def test_a_model_file_is_verified_on_load(tmp_path, changes, fragment, invoke):
     _model(tmp_path, **changes)
     for args in (["predict", "--model", "model.npz", "x.npz"], ["info", "model.npz"]):
-        result = _invoke(*args, cwd=tmp_path)
+        result = invoke(*args, cwd=tmp_path)
         assert fragment in _one_line_error(result)
     assert not (tmp_path / "x_predict.npz").exists()
 
 
-def test_fit_refuses_to_save_a_model_that_diverged(tmp_path):
+def test_fit_refuses_to_save_a_model_that_diverged(tmp_path, invoke):
     data = _data(lead=(6, 3))
     np.savez(tmp_path / "train.npz", **data)
-    result = _invoke("fit", "train.npz", "-o", "model.npz", "--learning-rate", "1e30",
+    result = invoke("fit", "train.npz", "-o", "model.npz", "--learning-rate", "1e30",
                      "--max-epochs", "2", "--batch-size", "2", cwd=tmp_path)
     assert "training diverged" in _one_line_error(result)
     assert not (tmp_path / "model.npz").exists()
@@ -268,24 +257,24 @@ def test_fit_refuses_to_save_a_model_that_diverged(tmp_path):
 # 6. never a wrong result with exit 0
 
 
-def test_a_matrix_whose_products_overflow_is_refused(tmp_path):
+def test_a_matrix_whose_products_overflow_is_refused(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_data(scale=1e200))
     for method in sparserec.SOLVERS:
-        result = _invoke("solve", "-m", method, "d.npz", "--force", cwd=tmp_path)
+        result = invoke("solve", "-m", method, "d.npz", "--force", cwd=tmp_path)
         assert "too large" in _one_line_error(result)
 
 
-def test_an_iteration_count_beyond_the_range_is_refused(tmp_path):
+def test_an_iteration_count_beyond_the_range_is_refused(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_data())
-    result = _invoke("solve", "--n-iter", str(2**63), "d.npz", cwd=tmp_path)
+    result = invoke("solve", "--n-iter", str(2**63), "d.npz", cwd=tmp_path)
     assert result.exit_code == 2 and "--n-iter" in result.output
     with pytest.raises(ValueError, match="n_iter"):
         sparserec.sista(_data()["x"], _data()["A"], 0.1, 1.0, n_iter=2**63)
 
 
-def test_a_diverging_step_is_an_error_not_nan(tmp_path):
+def test_a_diverging_step_is_an_error_not_nan(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", **_data())
-    result = _invoke("solve", "-m", "ista", "--alpha", "1e-300", "d.npz", cwd=tmp_path)
+    result = invoke("solve", "-m", "ista", "--alpha", "1e-300", "d.npz", cwd=tmp_path)
     assert "diverged" in _one_line_error(result)
     assert not (tmp_path / "d_ista.npz").exists()
     with pytest.raises(FloatingPointError, match="alpha"), \
@@ -323,9 +312,9 @@ def _npy(array):
     (b"PK\x03\x04" + bytes(60), "truncated or corrupt"),
 ])
 def test_unreadable_archives_are_refused_before_anything_is_allocated(tmp_path, content,
-                                                                       fragment):
+                                                                       fragment, invoke):
     (tmp_path / "in.npz").write_bytes(content)
-    result = _invoke("solve", "in.npz", cwd=tmp_path)
+    result = invoke("solve", "in.npz", cwd=tmp_path)
     assert fragment in _one_line_error(result)
 
 
@@ -334,28 +323,28 @@ def test_unreadable_archives_are_refused_before_anything_is_allocated(tmp_path, 
     (["-o", "in.npz/out.npz"], "is not a directory"),
     (["--out-dir", "in.npz"], "not a directory"),
 ])
-def test_impossible_output_locations(tmp_path, args, fragment):
+def test_impossible_output_locations(tmp_path, args, fragment, invoke):
     np.savez(tmp_path / "in.npz", **_data())
-    result = _invoke("solve", "in.npz", *args, cwd=tmp_path)
+    result = invoke("solve", "in.npz", *args, cwd=tmp_path)
     assert fragment in _one_line_error(result)
 
 
-def test_a_zero_matrix_is_refused_by_amp(tmp_path):
+def test_a_zero_matrix_is_refused_by_amp(tmp_path, invoke):
     np.savez(tmp_path / "d.npz", x=np.ones((3, M)), A=np.zeros((M, N)))
-    assert "zero" in _one_line_error(_invoke("solve", "-m", "amp", "d.npz", cwd=tmp_path))
+    assert "zero" in _one_line_error(invoke("solve", "-m", "amp", "d.npz", cwd=tmp_path))
 
 
 # ----------------------------------------------------------------------------------------
 # 8. the smaller findings
 
 
-def test_a_rerun_redoes_an_output_whose_input_changed(tmp_path):
+def test_a_rerun_redoes_an_output_whose_input_changed(tmp_path, invoke):
     np.savez(tmp_path / "in.npz", **_data())
-    assert _invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path).exit_code == 0
-    again = _invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
+    assert invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path).exit_code == 0
+    again = invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
     assert "skipped" in again.output
     np.savez(tmp_path / "in.npz", **_data(seed=5))
-    changed = _invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
+    changed = invoke("solve", "in.npz", "--out-dir", "out", cwd=tmp_path)
     assert changed.exit_code == 0 and "done" in changed.output
     assert _settings(tmp_path / "out" / "in_sista.npz")["input_digest"] == io.digest(
         io.read_data(tmp_path / "in.npz"))
@@ -376,11 +365,11 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     assert not list(tmp_path.glob("*ista*")) and not list(tmp_path.glob(".*.tmp"))
 
 
-def test_an_unreachable_scheduler_fails_within_five_seconds(tmp_path):
+def test_an_unreachable_scheduler_fails_within_five_seconds(tmp_path, invoke):
     pytest.importorskip("distributed")
     np.savez(tmp_path / "d.npz", **_data())
     start = time.perf_counter()
-    result = _invoke("solve", "d.npz", "--scheduler", "tcp://127.0.0.1:9", cwd=tmp_path)
+    result = invoke("solve", "d.npz", "--scheduler", "tcp://127.0.0.1:9", cwd=tmp_path)
     assert "cannot connect" in _one_line_error(result)
     assert time.perf_counter() - start < 5
 
@@ -461,16 +450,16 @@ def _options(draw):
     return args + draw(st.sampled_from([[], ["--force"], ["--out-dir", "out"]]))
 
 
-def _check_contract(directory, content, args):
+def _check_contract(directory, content, args, invoke):
     (directory / "in.npz").write_bytes(content)
     before = _digest(directory / "in.npz")
-    result = _invoke("solve", "in.npz", *args, cwd=directory)
+    result = invoke("solve", "in.npz", *args, cwd=directory)
     assert result.exit_code in (0, 2) or (result.exit_code == 1 and "--out-dir" in args), \
         result.output
     assert "Traceback" not in result.output and "internal error" not in result.output, \
         result.output
     assert _digest(directory / "in.npz") == before
-    described = _invoke("info", "in.npz", cwd=directory)
+    described = invoke("info", "in.npz", cwd=directory)
     assert described.exit_code in (0, 2) and "Traceback" not in described.output
     assert "internal error" not in described.output, described.output
     for output in list(directory.glob("*.npz")) + list(directory.glob("out/*.npz")):
@@ -487,16 +476,17 @@ _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scop
 
 @settings(max_examples=200, **_SETTINGS)
 @given(content=_files(), args=_options())
-def test_hostile_files_and_options_keep_the_contract(tmp_path_factory, content, args):
-    _check_contract(tmp_path_factory.mktemp("hostile"), content, args)
+def test_hostile_files_and_options_keep_the_contract(tmp_path_factory, invoke, content,
+                                                     args):
+    _check_contract(tmp_path_factory.mktemp("hostile"), content, args, invoke)
 
 
 @pytest.mark.slow
 @settings(max_examples=3000, **_SETTINGS)
 @given(content=_files(), args=_options())
-def test_hostile_files_and_options_keep_the_contract_at_length(tmp_path_factory, content,
-                                                               args):
-    _check_contract(tmp_path_factory.mktemp("hostile"), content, args)
+def test_hostile_files_and_options_keep_the_contract_at_length(tmp_path_factory, invoke,
+                                                               content, args):
+    _check_contract(tmp_path_factory.mktemp("hostile"), content, args, invoke)
 
 
 @pytest.mark.slow
@@ -532,7 +522,7 @@ def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, del
         pytest.fail("processes of the run are still there 10 s after it ended")
 
 
-def test_an_archive_of_an_unknown_zip_version_is_refused(tmp_path):
+def test_an_archive_of_an_unknown_zip_version_is_refused(tmp_path, invoke):
     # Found by the property test: a byte of the central directory makes zipfile raise
     # NotImplementedError ("zip file version 21.0").
     buffer = bytes_io.BytesIO()
@@ -541,5 +531,5 @@ def test_an_archive_of_an_unknown_zip_version_is_refused(tmp_path):
     directory = content.rindex(b"PK\x01\x02")
     content[directory + 6] = 0xD2  # the version needed to extract: 21.0
     (tmp_path / "in.npz").write_bytes(bytes(content))
-    assert "in.npz" in _one_line_error(_invoke("solve", "in.npz", cwd=tmp_path))
-    assert "in.npz" in _one_line_error(_invoke("info", "in.npz", cwd=tmp_path))
+    assert "in.npz" in _one_line_error(invoke("solve", "in.npz", cwd=tmp_path))
+    assert "in.npz" in _one_line_error(invoke("info", "in.npz", cwd=tmp_path))

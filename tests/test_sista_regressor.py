@@ -13,20 +13,8 @@ from sparserec import SISTARegressor, io, load_model, make_dictionary, nmse_db, 
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 
 
-@pytest.fixture(scope="module")
-def data():
-    X, Y, A, D = make_sparse_sequences(60, 8, 8, 6, random_state=0)
-    return X, Y, A, D
-
-
-def small_model(A, **kwargs):
-    settings = dict(measurement_matrix=A, lam1=0.05, lam2=0.1, batch_size=10, max_epochs=2,
-                    learning_rate=1e-3, random_state=0)
-    return SISTARegressor(**{**settings, **kwargs})
-
-
-def test_fit_without_targets_is_classical_sista(data):
-    X, _, A, _ = data
+def test_fit_without_targets_is_classical_sista(sequences):
+    X, _, A, _ = sequences
     model = SISTARegressor(A, dictionary="dct", n_layers=3).fit(X)
     expected = sista(X, A, 0.5, 1.0, D=make_dictionary("dct", 8), n_iter=3).y_hat
     np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=1e-12)
@@ -50,30 +38,30 @@ def test_training_beats_the_untrained_model():
     assert 1 <= model.best_epoch_ <= 10
 
 
-def test_score_is_r2_of_all_entries(data):
-    X, Y, A, _ = data
+def test_score_is_r2_of_all_entries(sequences, small_model):
+    X, Y, A, _ = sequences
     model = small_model(A).fit(X)
     Y_hat = model.predict(X)
     expected = 1 - np.sum((Y - Y_hat) ** 2) / np.sum((Y - Y.mean()) ** 2)
     assert model.score(X, Y) == pytest.approx(expected)
 
 
-def test_same_random_state_gives_the_same_model(data):
-    X, Y, A, _ = data
+def test_same_random_state_gives_the_same_model(sequences, small_model):
+    X, Y, A, _ = sequences
     first, second = (small_model(A).fit(X, Y) for _ in range(2))
     np.testing.assert_array_equal(first.dictionary_, second.dictionary_)
     assert first.loss_curve_ == second.loss_curve_
 
 
-def test_predict_one_sequence_and_float32(data):
-    X, Y, A, _ = data
+def test_predict_one_sequence_and_float32(sequences, small_model):
+    X, Y, A, _ = sequences
     model = small_model(A, dtype="float32").fit(X, Y)
     assert model.predict(X[0]).shape == (8, 8)
     assert model.predict(X[:3]).dtype == np.float32
 
 
-def test_clone_keeps_hyperparameters_only(data):
-    X, Y, A, _ = data
+def test_clone_keeps_hyperparameters_only(sequences, small_model):
+    X, Y, A, _ = sequences
     model = small_model(A, learn=("lam1",)).fit(X, Y)
     copy = clone(model)
     assert copy.get_params()["learn"] == ("lam1",)
@@ -82,8 +70,8 @@ def test_clone_keeps_hyperparameters_only(data):
     assert not hasattr(copy, "dictionary_")
 
 
-def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(data):
-    X, Y, A, _ = data
+def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(sequences, small_model):
+    X, Y, A, _ = sequences
     pipe = Pipeline([("scale", FunctionTransformer(lambda X: 1.0 * X)),
                      ("sista", small_model(A, max_epochs=1))])
     assert pipe.fit(X, Y).predict(X).shape == Y.shape
@@ -94,8 +82,8 @@ def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(data):
     assert scores.shape == (3,) and np.isfinite(scores).all()
 
 
-def test_save_and_load_give_the_same_predictions(data, tmp_path):
-    X, Y, A, D = data
+def test_save_and_load_give_the_same_predictions(sequences, tmp_path, small_model):
+    X, Y, A, D = sequences
     model = small_model(A, dictionary=perturbed_dictionary(D), transition=np.eye(8),
                         learn=("D", "A", "h0", "lam1")).fit(X, Y)
     path = tmp_path / "model.npz"
@@ -112,8 +100,8 @@ def test_save_and_load_give_the_same_predictions(data, tmp_path):
     assert isinstance(loaded.alpha_, float)
 
 
-def test_save_with_a_named_dictionary(data, tmp_path):
-    X, _, A, _ = data
+def test_save_with_a_named_dictionary(sequences, tmp_path):
+    X, _, A, _ = sequences
     model = SISTARegressor(A, dictionary="wavelet:haar:2").fit(X)
     model.save(tmp_path / "m.npz")
     loaded = load_model(tmp_path / "m.npz")
@@ -129,8 +117,8 @@ def test_save_with_a_named_dictionary(data, tmp_path):
     ("another model", "is not a model of this kind"),
     ("incomplete", "missing array 'alpha_'"),
 ])
-def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind, message):
-    X, _, A, _ = data
+def test_load_model_rejects_a_file_that_is_not_a_model(sequences, tmp_path, kind, message):
+    X, _, A, _ = sequences
     path = tmp_path / "bad.npz"
     if kind == "text":
         path.write_text("not a model\n")
@@ -167,23 +155,23 @@ def test_load_model_rejects_a_file_that_is_not_a_model(data, tmp_path, kind, mes
     ({"dictionary": "fourier"}, "XY", "unknown dictionary"),
     ({"transition": np.eye(3)}, "XY", "transition must have shape"),
 ])
-def test_invalid_input_gets_a_clear_message(data, kwargs, fit_args, message):
-    X, Y, A, _ = data
+def test_invalid_input_gets_a_clear_message(sequences, kwargs, fit_args, message):
+    X, Y, A, _ = sequences
     model = SISTARegressor(**{"measurement_matrix": A, **kwargs})
     args = {"X": (X,), "X2d": (X[0],), "XY": (X, Y), "XYwrong": (X, Y[:, :, :5])}[fit_args]
     with pytest.raises(ValueError, match=message):
         model.fit(*args)
 
 
-def test_verbose_fit_reports_every_epoch(data, capsys):
-    X, Y, A, _ = data
+def test_verbose_fit_reports_every_epoch(sequences, capsys, small_model):
+    X, Y, A, _ = sequences
     small_model(A, verbose=True).fit(X, Y)
     out = capsys.readouterr().out
     assert "epoch   1" in out and "epoch   2" in out and "validation NMSE" in out
 
 
-def test_explicit_validation_data_chooses_the_epoch_and_trains_on_all_of_x(data):
-    X, Y, A, _ = data
+def test_explicit_validation_data_chooses_the_epoch_and_trains_on_all_of_x(sequences, small_model):
+    X, Y, A, _ = sequences
     model = small_model(A, max_epochs=3).fit(X[:40], Y[:40], validation_data=(X[40:], Y[40:]))
     assert len(model.validation_scores_) == 3
     expected = nmse_db(Y[40:], small_model(A).fit(X[:40]).predict(X[40:]))

@@ -4,24 +4,12 @@ import numpy as np
 import pytest
 
 from sparserec import SISTARegressor
-from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
+from sparserec.datasets import perturbed_dictionary
 from sparserec.learned import SISTAParams, learned_parameters, plot_learned
 
 
-@pytest.fixture(scope="module")
-def data():
-    X, Y, A, D = make_sparse_sequences(60, 8, 8, 6, random_state=0)
-    return X, Y, A, D
-
-
-def small_model(A, **kwargs):
-    settings = dict(measurement_matrix=A, lam1=0.05, lam2=0.1, batch_size=10, max_epochs=2,
-                    learning_rate=1e-3, random_state=0)
-    return SISTARegressor(**{**settings, **kwargs})
-
-
-def test_learned_parameters_are_named_arrays(data):
-    X, Y, A, _ = data
+def test_learned_parameters_are_named_arrays(sequences, small_model):
+    X, Y, A, _ = sequences
     model = small_model(A).fit(X, Y)
     named = learned_parameters(model, effective=True)
     np.testing.assert_array_equal(named["dictionary"], model.dictionary_)
@@ -30,9 +18,9 @@ def test_learned_parameters_are_named_arrays(data):
     assert all(isinstance(value, np.ndarray) for value in named.values())
 
 
-def test_plot_learned_draws_atoms_and_transitions(data):
+def test_plot_learned_draws_atoms_and_transitions(sequences, small_model):
     pytest.importorskip("matplotlib")
-    X, Y, A, D = data
+    X, Y, A, D = sequences
     model = small_model(A, dictionary=perturbed_dictionary(D)).fit(X, Y)
     figure = plot_learned(model, n_atoms=4)
     assert len(figure.axes) == 4 + 3 + 3  # atoms, transition images, their colour bars
