@@ -314,14 +314,20 @@ class LassoCV(RegressorMixin, BaseEstimator):
             grid = np.geomspace(alpha_max, alpha_max * eps, check_int(int(grid), "alphas",
                                                                      low=1))
 
+        # A dense fold is cut from X^T, so that it comes in column order (the solver reads
+        # columns) and is centred in place: one copy per fold
+        XT = np.ascontiguousarray(X.T) if isinstance(X, np.ndarray) else None
+
         def held_out_errors(train, test):
-            Xt, yt = _centred(X[train], y[train], self.fit_intercept)
-            alphas, coefs, _ = lasso_path(Xt, yt, alphas=grid, tol=self.tol,
+            part = X[train] if XT is None else XT[:, train].T
+            means = _means(part) if self.fit_intercept else np.zeros(X.shape[1])
+            y_mean = y[train].mean() if self.fit_intercept else 0.0
+            if self.fit_intercept and XT is not None:
+                part -= means
+            alphas, coefs, _ = lasso_path(part, y[train] - y_mean, alphas=grid, tol=self.tol,
                                           max_iter=self.max_iter, positive=self.positive,
-                                          X_offset=_offset(X[train], self.fit_intercept))
-            means = _means(X[train]) if self.fit_intercept else np.zeros(X.shape[1])
-            intercepts = (y[train].mean() if self.fit_intercept else 0.0) - means @ coefs
-            predictions = np.asarray(X[test] @ coefs) + intercepts
+                                          X_offset=means if XT is None else None)
+            predictions = np.asarray(X[test] @ coefs) + (y_mean - means @ coefs)
             return alphas, ((y[test][:, None] - predictions) ** 2).mean(axis=0)
 
         with warnings.catch_warnings():
