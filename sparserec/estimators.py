@@ -421,7 +421,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         Initial inverse step size; default 1.001 times the Lipschitz bound
         ``||D^T (A^T A + lam2 I) D||_2``.
     learn : tuple of str, default=('D', 'F', 'alpha', 'lam1', 'lam2')
-        The parameters to train, among 'D', 'F', 'A', 'alpha', 'lam1', 'lam2', 'h0'.
+        The parameters to train, among 'D', 'Dinv', 'F', 'A', 'alpha', 'lam1', 'lam2',
+        'h0'. 'Dinv' unties the inverse dictionary of the transition ``D^-1 F D`` from
+        ``D^T`` (the SISTA-RNN's authors train it).
     optimizer : {'rmsprop', 'adam'}, default='rmsprop'
         RMSprop uses the paper's decay 0.9.
     learning_rate : float, default=1e-4
@@ -435,6 +437,12 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         Stop after this many epochs without improvement (None: run ``max_epochs``).
     clip_norm : float, optional
         Clip the joint norm of the gradients to this value.
+    keep_atom_norms : bool, default=True
+        Keep every atom (column) of the learned dictionary at its initial norm, which
+        removes a scale that the loss barely constrains.
+    log_scalars : bool, default=True
+        Train alpha, lam1 and lam2 through their logarithms (False: as raw values, kept
+        non-negative, as the authors did).
     dtype : {'float64', 'float32'}, default='float64'
         Precision of the network's computations.
     random_state : int, RandomState or None, default=None
@@ -452,6 +460,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         The learned step and penalties.
     h0_ : ndarray of shape (N,)
         The code before the first frame.
+    inverse_dictionary_ : ndarray of shape (N, N) or None
+        The learned inverse dictionary if 'Dinv' was trained; None: ``dictionary_.T``.
     initial_dictionary_, initial_transition_ : ndarray of shape (N, N)
         The starting values, for comparison (:mod:`sparserec.learned.interpret`).
     loss_curve_ : list of float
@@ -465,9 +475,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    Training keeps alpha above the stability bound of the current parameters, undoes a step
-    that makes the loss NaN or explode, and keeps the parameters with the best validation
-    score (see :mod:`sparserec.learned.sista_rnn`). :meth:`score` is the R^2 of all entries
+    Training undoes a step that makes the loss NaN or explode and keeps the parameters
+    with the best validation score (see :mod:`sparserec.learned.sista_rnn`).
+    :meth:`score` is the R^2 of all entries
     together.
 
     Examples
@@ -485,8 +495,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                  n_layers=3, lam1=0.5, lam2=1.0, alpha=None,
                  learn=("D", "F", "alpha", "lam1", "lam2"), optimizer="rmsprop",
                  learning_rate=1e-4, batch_size=50, max_epochs=100, validation_fraction=0.1,
-                 n_iter_no_change=None, clip_norm=None, dtype="float64", random_state=None,
-                 verbose=False):
+                 n_iter_no_change=None, clip_norm=None, keep_atom_norms=True,
+                 log_scalars=True, dtype="float64", random_state=None, verbose=False):
         self.measurement_matrix = measurement_matrix
         self.dictionary = dictionary
         self.transition = transition
@@ -502,6 +512,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.clip_norm = clip_norm
+        self.keep_atom_norms = keep_atom_norms
+        self.log_scalars = log_scalars
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -564,8 +576,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                            optimizer=self.optimizer, learning_rate=self.learning_rate,
                            batch_size=self.batch_size, max_epochs=self.max_epochs,
                            X_val=X_val, Y_val=Y_val, n_iter_no_change=self.n_iter_no_change,
-                           clip_norm=self.clip_norm,
-                           dtype=dtype, random_state=rng.randint(2**31), verbose=self.verbose)
+                           clip_norm=self.clip_norm, keep_atom_norms=self.keep_atom_norms,
+                           log_scalars=self.log_scalars, dtype=dtype,
+                           random_state=rng.randint(2**31), verbose=self.verbose)
             params = result.params
             self.loss_curve_ = list(result.loss_curve)
             self.validation_scores_ = list(result.validation_scores)
@@ -573,8 +586,8 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         self._set_learned(params)
         try:
             _check_learned(self)
-            for name in set(learn) & {"alpha", "lam1", "lam2"}:  # trained as logarithms
-                if not 0 < getattr(self, f"{name}_") < np.inf:
+            for name in set(learn) & {"alpha", "lam1", "lam2"} if self.log_scalars else ():
+                if not 0 < getattr(self, f"{name}_") < np.inf:  # (a logarithm diverged)
                     raise ValueError(f"{name} went to {getattr(self, f'{name}_'):g}")
         except ValueError as error:
             raise ValueError(f"training diverged: {error}; expected a smaller "
@@ -679,13 +692,15 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             hyperparameters[name] = value
         for name in _SISTA_LEARNED:
             arrays[name] = np.asarray(getattr(self, name), dtype=np.float64)
+        if self.inverse_dictionary_ is not None:
+            arrays["inverse_dictionary_"] = self.inverse_dictionary_
         io.write_model(path, _SISTA_FORMAT, hyperparameters, arrays)
 
     def _check_hyperparameters(self):
         learn = check_learn(self.learn)
         for name in ("lam1", "lam2"):
             value = check_number(getattr(self, name), name, low=0)
-            if value == 0 and name in learn:
+            if value == 0 and name in learn and self.log_scalars:
                 raise ValueError(f"{name}=0 cannot be learned (it is trained through its "
                                  "logarithm); give a positive value or remove it from learn")
         if self.alpha is not None:
@@ -703,10 +718,12 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
         self.dictionary_, self.transition_ = params.D, params.F
         self.measurement_matrix_, self.h0_ = params.A, params.h0
         self.alpha_, self.lam1_, self.lam2_ = params.alpha, params.lam1, params.lam2
+        self.inverse_dictionary_ = params.Dinv
 
     def _params(self):
         return SISTAParams(D=self.dictionary_, F=self.transition_, A=self.measurement_matrix_,
-                           alpha=self.alpha_, lam1=self.lam1_, lam2=self.lam2_, h0=self.h0_)
+                           alpha=self.alpha_, lam1=self.lam1_, lam2=self.lam2_, h0=self.h0_,
+                           Dinv=self.inverse_dictionary_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -748,6 +765,7 @@ def load_model(path):
         check_dtype(model.dtype)
         for key in _SISTA_LEARNED:
             setattr(model, key, arrays[key])
+        model.inverse_dictionary_ = arrays.get("inverse_dictionary_")
         _check_learned(model)
     except KeyError as error:
         raise io.InputError(f"{path}: missing array {error.args[0]!r}; expected a model "
@@ -765,7 +783,10 @@ def _check_learned(model):
                     dtype=np.float64)
     N = A.shape[1]
     model.measurement_matrix_ = A
-    for name in ("dictionary_", "transition_", "initial_dictionary_", "initial_transition_"):
+    squares = ["dictionary_", "transition_", "initial_dictionary_", "initial_transition_"]
+    if model.inverse_dictionary_ is not None:
+        squares.append("inverse_dictionary_")
+    for name in squares:
         setattr(model, name, check_square(getattr(model, name), name, N, np.float64))
     model.h0_ = check_array(model.h0_, "h0_", ndim=1, dtype=np.float64)
     if model.h0_.shape != (N,):

@@ -82,10 +82,14 @@ def test_pipeline_grid_search_and_cross_validation_on_3d_arrays(sequences, small
     assert scores.shape == (3,) and np.isfinite(scores).all()
 
 
-def test_save_and_load_give_the_same_predictions(sequences, tmp_path, small_model):
+@pytest.mark.parametrize("options", [dict(learn=("D", "A", "h0", "lam1")),
+                                     dict(learn=("D", "Dinv", "F", "alpha", "lam1", "lam2"),
+                                          log_scalars=False, keep_atom_norms=False)])
+def test_save_and_load_give_the_same_predictions(sequences, tmp_path, small_model, options):
     X, Y, A, D = sequences
     model = small_model(A, dictionary=perturbed_dictionary(D), transition=np.eye(8),
-                        learn=("D", "A", "h0", "lam1")).fit(X, Y)
+                        **options).fit(X, Y)
+    assert (model.inverse_dictionary_ is None) == ("Dinv" not in options["learn"])
     path = tmp_path / "model.npz"
     model.save(path)
     assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
@@ -98,6 +102,8 @@ def test_save_and_load_give_the_same_predictions(sequences, tmp_path, small_mode
             assert loaded.get_params()[name] == value, name
     assert loaded.loss_curve_ == model.loss_curve_ and loaded.n_epochs_ == model.n_epochs_
     assert isinstance(loaded.alpha_, float)
+    if model.inverse_dictionary_ is not None:
+        np.testing.assert_array_equal(loaded.inverse_dictionary_, model.inverse_dictionary_)
 
 
 def test_save_with_a_named_dictionary(sequences, tmp_path):

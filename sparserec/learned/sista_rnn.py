@@ -1,39 +1,55 @@
 """The SISTA-RNN: SISTA unfolded into K layers per time step, its gradients and training.
 
 The network of :mod:`sparserec.learned.network`, whose weights are functions of the
-interpretable parameters theta = {D, F, alpha, lam1, lam2} (and optionally A and h0), held
-in a :class:`SISTAParams` (the SISTA-RNN in docs/theory.rst)::
+interpretable parameters theta = {D, F, alpha, lam1, lam2} (and optionally A, h0 and a
+separate inverse dictionary Dinv), held in a :class:`SISTAParams` (the SISTA-RNN in
+docs/theory.rst)::
 
-    S = I - D^T (A^T A + lam2 I) D / alpha,   V = D^T A^T / alpha,   P = D^T F D,
-    W1 = S P + (lam2/alpha) P,   W = (lam2/alpha) P,   b = lam1 / alpha.
+    S = I - D^T (A^T A + lam2 I) D / alpha,   V = D^T A^T / alpha,   P = Dinv F D,
+    W1 = S P + (lam2/alpha) P,   W = (lam2/alpha) P,   b = lam1 / alpha,
+
+with ``Dinv = D^T`` (tied, the default) or a parameter of its own (the authors' code).
 
 :func:`loss_and_grad` backpropagates the mean squared error to the weights
 (:func:`sparserec.learned.network.loss_and_weight_grads`), then applies the chain rule once
 per batch to theta. :func:`train` fits theta with the shared training loop
-(:func:`sparserec.learned.training.train_loop`): alpha, lam1 and lam2 are optimised through
-their logarithms, so they stay positive, and after every step alpha is kept above the
-stability bound of the current D, A and lam2 (the Lipschitz constant, or the fraction of it
-that the initial alpha had, whichever is smaller: the paper's alpha = 1 bounds
-``||A D||^2`` but not the lam2 term).
+(:func:`sparserec.learned.training.train_loop`), whose guard undoes a step that makes the
+loss NaN or explode. alpha, lam1 and lam2 are optimised through their logarithms (so they
+stay positive) or as raw values (the authors' choice; then kept non-negative). Nothing
+holds alpha at a stability bound: that fought the optimiser, because the bound grows with
+the scale of D, which the loss barely constrains (D c with lam1 c and alpha c^2 computes
+almost the same network). Instead, every atom (column) of a learned D keeps its initial
+norm, as in dictionary learning, which removes that free scale.
 """
 
 import time
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import numpy as np
 
 from .._threads import one_blas_thread
-from ..solvers import lipschitz_constant, sista_weights
-from ..solvers._base import STEP_MARGIN, default_alpha
+from ..solvers import sista_weights
+from ..solvers._base import default_alpha
 from . import _network_kernels
 from .network import Weights, _dtype, _kernel_inputs, forward_weights, loss_and_weight_grads
 from .training import train_loop, validation_score
 
-__all__ = ["SISTAParams", "LEARNABLE", "check_learn", "effective_weights", "forward",
-           "loss_and_grad", "train"]
+__all__ = ["SISTAParams", "LEARNABLE", "PAPER_SETTINGS", "check_learn", "effective_weights",
+           "forward", "loss_and_grad", "train"]
 
 #: Names of the parameters that can be trained.
-LEARNABLE = ("D", "F", "A", "alpha", "lam1", "lam2", "h0")
+LEARNABLE = ("D", "Dinv", "F", "A", "alpha", "lam1", "lam2", "h0")
+
+#: The settings of the SISTA-RNN's authors (Wisdom et al.'s published code), by name of
+#: the argument of :meth:`SISTAParams.initial` and :func:`train`: every parameter trained,
+#: a separate inverse dictionary, raw scalars, atoms free to grow, RMSprop at 1e-4 in
+#: batches of 50, alpha = 1, no clipping. (Their initial D is the Daubechies-8 wavelet
+#: matrix and F the identity.)
+PAPER_SETTINGS = MappingProxyType(dict(
+    alpha=1.0, lam1=0.5, lam2=1.0, learn=("D", "Dinv", "F", "A", "alpha", "lam1", "lam2", "h0"),
+    log_scalars=False, keep_atom_norms=False, optimizer="rmsprop", learning_rate=1e-4,
+    batch_size=50, clip_norm=None))
 
 #: Parameters optimised through their logarithm, to stay positive.
 LOG_PARAMETERS = ("alpha", "lam1", "lam2")
@@ -68,6 +84,9 @@ class SISTAParams:
         Weight of the temporal term (positive).
     h0 : ndarray of shape (N,)
         Code before the first frame, shared by all sequences.
+    Dinv : ndarray of shape (N, N) or None
+        The inverse dictionary of the transition's ``P = Dinv F D``; None: tied to ``D^T``
+        (exact for an orthonormal D).
     """
 
     D: np.ndarray
@@ -77,9 +96,10 @@ class SISTAParams:
     lam1: float
     lam2: float
     h0: np.ndarray
+    Dinv: np.ndarray = None
 
     @classmethod
-    def initial(cls, A, D=None, F=None, alpha=None, lam1=0.5, lam2=1.0, h0=None):
+    def initial(cls, A, D=None, F=None, alpha=None, lam1=0.5, lam2=1.0, h0=None, Dinv=None):
         """Parameters of classical SISTA, the starting point of training.
 
         Parameters
@@ -95,6 +115,9 @@ class SISTAParams:
             Penalty weights (the paper's values).
         h0 : array_like of shape (N,), optional
             Code before the first frame (zeros when omitted).
+        Dinv : array_like of shape (N, N), optional
+            A separate inverse dictionary (None: tied to ``D^T``). :func:`train` unties it
+            (from ``D^T``) when 'Dinv' is learned.
 
         Returns
         -------
@@ -109,7 +132,9 @@ class SISTAParams:
         if alpha is None:
             alpha = default_alpha(A, D, lam2)
         h0 = np.zeros(N) if h0 is None else np.array(h0, dtype=np.float64).reshape(N)
-        return cls(D=D, F=F, A=A, alpha=float(alpha), lam1=float(lam1), lam2=float(lam2), h0=h0)
+        Dinv = None if Dinv is None else np.array(Dinv, dtype=np.float64)
+        return cls(D=D, F=F, A=A, alpha=float(alpha), lam1=float(lam1), lam2=float(lam2), h0=h0,
+                   Dinv=Dinv)
 
     def copy(self):
         """A deep copy."""
@@ -130,6 +155,8 @@ def effective_weights(params):
     """
     alpha, lam2 = params.alpha, params.lam2
     S, V, P = sista_weights(params.A, params.D, params.F, alpha, lam2)
+    if params.Dinv is not None:
+        P = params.Dinv @ params.F @ params.D
     W = (lam2 / alpha) * P
     return Weights(S=S, V=V, W1=S @ P + W, W=W, P=P, b=params.lam1 / alpha)
 
@@ -193,6 +220,8 @@ def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "l
         logarithm).
     """
     learn = check_learn(learn)
+    if "Dinv" in learn and params.Dinv is None:
+        raise ValueError("learning Dinv needs a separate one in params (Dinv=D.T to start)")
     # All on one BLAS thread: OpenBLAS's threads would spin after the (N, N) products of
     # the chain rule and take the cores from the kernels' threads in the next call.
     with one_blas_thread():
@@ -208,11 +237,13 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
           optimizer="rmsprop", learning_rate=1e-4, batch_size=50, max_epochs=100,
           max_seconds=None, X_val=None, Y_val=None, score=None, n_iter_no_change=None,
           tol=0.0, clip_norm=None, dtype=None, random_state=None, guard=True,
-          explode_factor=10.0, clock=time.perf_counter, callback=None, verbose=False):
+          keep_atom_norms=True, log_scalars=True, explode_factor=10.0,
+          clock=time.perf_counter, callback=None, verbose=False):
     """Train a SISTA-RNN by mini-batch gradient descent on the mean squared error.
 
     The loop is :func:`train_loop`'s; this function gives it the SISTA-RNN's parameters,
-    gradients and stability guard (see the module's docstring).
+    gradients and constraints (see the module's docstring). :data:`PAPER_SETTINGS` holds
+    the authors' choices of these arguments.
 
     Parameters
     ----------
@@ -225,7 +256,8 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
     n_layers : int, default=3
         K, the layers per time step.
     learn : iterable of str, default=('D', 'F', 'alpha', 'lam1', 'lam2')
-        The parameters to train, among ``sparserec.learned.sista_rnn.LEARNABLE``.
+        The parameters to train, among ``sparserec.learned.sista_rnn.LEARNABLE``. 'Dinv'
+        unties the inverse dictionary (starting from ``D^T`` if ``params`` has none).
     optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
         An object needs ``step(variables, grads)``, ``get_state()``, ``set_state(state)``
         and a ``learning_rate`` attribute.
@@ -253,9 +285,13 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
     random_state : int or None
         Seed of the mini-batch order: the same seed gives the same result.
     guard : bool, default=True
-        Keep alpha above the stability bound and undo steps that make the loss NaN or
-        explode (see the module's docstring). alpha is kept above the bound even when it
-        is not trained, as the stability of the iteration depends on it.
+        Undo steps that make the loss NaN or explode, halving the learning rate
+        (:func:`train_loop`).
+    keep_atom_norms : bool, default=True
+        Rescale every atom (column) of a learned D to its initial norm after each step.
+    log_scalars : bool, default=True
+        Optimise alpha, lam1 and lam2 through their logarithms; False: as raw values (the
+        authors' choice), clipped at 0 (alpha at 1e-6) after each step.
     explode_factor : float, default=10.0
         A batch loss above this factor times the median of the recent accepted losses
         counts as an explosion.
@@ -273,21 +309,27 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
     TrainingResult
     """
     learn = check_learn(learn)
+    if "Dinv" in learn and params.Dinv is None:
+        params = params.copy()
+        params.Dinv = params.D.T.copy()
     score, score_format = validation_score(
         score, lambda current, X: forward(current, X, n_layers, dtype=dtype), X_val, Y_val)
-    project = None
-    if guard:
-        ratio = _stability_ratio(params)
+    atom_norms = np.linalg.norm(params.D, axis=0) if keep_atom_norms else None
 
-        def project(current, variables):
-            return _raise_alpha(current, variables, ratio)
+    def project(current, variables):
+        if atom_norms is None:
+            variables = {name: v for name, v in variables.items() if name != "D"}
+        return _keep_in_range(current, variables, atom_norms)
 
     def batch_loss_and_grad(current, batch):
         loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, learn, dtype=dtype)
-        return loss, _variable_grads(current, grads)
+        return loss, _variable_grads(current, grads, log_scalars)
 
-    return train_loop(params, _to_variables(params, learn), batch_loss_and_grad, len(X),
-                      decode=_from_variables, project=project, score=score,
+    def decode(current, variables):
+        return _from_variables(current, variables, log_scalars)
+
+    return train_loop(params, _to_variables(params, learn, log_scalars), batch_loss_and_grad,
+                      len(X), decode=decode, project=project, score=score,
                       optimizer=optimizer, learning_rate=learning_rate,
                       batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
                       clock=clock, n_iter_no_change=n_iter_no_change, tol=tol,
@@ -317,10 +359,10 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     """Gradients of theta from those of the effective weights (the chain rule).
 
     With ``G = A^T A + lam2 I``, ``Q = D^T G D``, ``c = lam2/alpha``:
-    ``S = I - Q/alpha``, ``V = (A D)^T/alpha``, ``P = D^T F D``, ``W1 = S P + c P``,
-    ``W = c P``, ``b = lam1/alpha``, ``y_hat = D h``.
+    ``S = I - Q/alpha``, ``V = (A D)^T/alpha``, ``P = Dinv F D`` (``Dinv = D^T`` when
+    tied), ``W1 = S P + c P``, ``W = c P``, ``b = lam1/alpha``, ``y_hat = D h``.
     """
-    D, F, A = params.D, params.F, params.A
+    D, F, A, Dinv = params.D, params.F, params.A, params.Dinv
     alpha, lam1, lam2 = params.alpha, params.lam1, params.lam2
     S, V, P = weights.S, weights.V, weights.P
     c = lam2 / alpha
@@ -335,11 +377,16 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     if "D" in learn:
         gD = G @ D @ (gQ + gQ.T)  # Q = D^T G D, G symmetric
         gD += A.T @ gV.T / alpha  # V = D^T A^T / alpha
-        gD += F @ D @ gP.T + F.T @ D @ gP  # P = D^T F D
+        if Dinv is None:
+            gD += F @ D @ gP.T + F.T @ D @ gP  # P = D^T F D
+        else:
+            gD += F.T @ Dinv.T @ gP  # P = Dinv F D
         gD += gD_out  # y_hat = D h
         grads["D"] = gD
+    if "Dinv" in learn:
+        grads["Dinv"] = gP @ D.T @ F.T
     if "F" in learn:
-        grads["F"] = D @ gP @ D.T
+        grads["F"] = (D if Dinv is None else Dinv.T) @ gP @ D.T
     if "A" in learn:
         gG = D @ gQ @ D.T
         grads["A"] = A @ (gG + gG.T) + gV.T @ D.T / alpha
@@ -358,37 +405,49 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     return grads
 
 
-def _to_variables(params, learn):
-    """The optimised variables: arrays as they are, alpha, lam1, lam2 as logarithms."""
-    return {name: np.array(np.log(getattr(params, name))) if name in LOG_PARAMETERS
+def _to_variables(params, learn, log_scalars=True):
+    """The optimised variables: arrays as they are, alpha, lam1, lam2 as logarithms (or
+    raw values)."""
+    logs = LOG_PARAMETERS if log_scalars else ()
+    return {name: np.array(np.log(getattr(params, name))) if name in logs
             else np.array(getattr(params, name), dtype=np.float64) for name in learn}
 
 
-def _from_variables(params, variables):
+def _from_variables(params, variables, log_scalars=True):
     out = params.copy()
     for name, value in variables.items():
-        setattr(out, name, float(np.exp(value)) if name in LOG_PARAMETERS else value.copy())
+        if name in LOG_PARAMETERS:
+            setattr(out, name, float(np.exp(value) if log_scalars else value))
+        else:
+            setattr(out, name, value.copy())
     return out
 
 
-def _variable_grads(params, grads):
+def _variable_grads(params, grads, log_scalars=True):
     """Gradients of the variables: ``dL/dlog(v) = v dL/dv`` for the logarithms."""
-    return {name: np.array(getattr(params, name) * g) if name in LOG_PARAMETERS else g
+    logs = LOG_PARAMETERS if log_scalars else ()
+    return {name: np.array(getattr(params, name) * g) if name in logs else np.asarray(g)
             for name, g in grads.items()}
 
 
-def _stability_ratio(params):
-    """The fraction of the Lipschitz bound that alpha must keep: at most the default's."""
-    bound = lipschitz_constant(params.A, params.D, params.lam2)
-    return min(STEP_MARGIN, params.alpha / bound) if bound > 0 else STEP_MARGIN
+def _keep_in_range(params, variables, atom_norms):
+    """Rescale the atoms of D to ``atom_norms`` (if D is learned) and clip raw scalars at
+    0 (alpha just above), in place; whether anything changed."""
+    changed = False
+    if "D" in variables:
+        norms = np.linalg.norm(params.D, axis=0)
+        if not np.allclose(norms, atom_norms, rtol=1e-12, atol=0):
+            params.D = params.D * (atom_norms / np.where(norms > 0, norms, 1.0))
+            variables["D"] = params.D.copy()
+            changed = True
+    for name in LOG_PARAMETERS:
+        low = _MIN_RAW_ALPHA if name == "alpha" else 0.0
+        if name in variables and getattr(params, name) < low:  # (raw scalars only)
+            setattr(params, name, low)
+            variables[name] = np.array(low)
+            changed = True
+    return changed
 
 
-def _raise_alpha(params, variables, ratio):
-    """Raise alpha (in place) to ``ratio`` times the Lipschitz bound if it is below."""
-    floor = ratio * lipschitz_constant(params.A, params.D, params.lam2)
-    if not params.alpha < floor:
-        return False
-    params.alpha = floor
-    if "alpha" in variables:
-        variables["alpha"] = np.array(np.log(floor))
-    return True
+# A raw alpha is kept above this: the network divides by it.
+_MIN_RAW_ALPHA = 1e-6

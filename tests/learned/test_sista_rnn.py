@@ -11,20 +11,22 @@ from sparserec.learned import (LEARNABLE, SISTAParams, check_learn, effective_we
 from sparserec.learned.sista_rnn import _preactivations
 
 
-def random_problem(seed, B=3, T=5, M=4, N=6, lam1=0.3, lam2=0.7):
-    """A small random problem with a non-orthogonal D, a non-identity F and a nonzero h0."""
+def random_problem(seed, B=3, T=5, M=4, N=6, lam1=0.3, lam2=0.7, untied=False):
+    """A small random problem with a non-orthogonal D, a non-identity F and a nonzero h0
+    (and, if ``untied``, an inverse dictionary of its own)."""
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((M, N)) / np.sqrt(M)
     D = np.eye(N) + 0.3 * rng.standard_normal((N, N))
     F = np.eye(N) + 0.2 * rng.standard_normal((N, N))
+    Dinv = D.T + 0.2 * rng.standard_normal((N, N)) if untied else None
     params = SISTAParams.initial(A, D, F, lam1=lam1, lam2=lam2,
-                                 h0=0.5 * rng.standard_normal(N))
+                                 h0=0.5 * rng.standard_normal(N), Dinv=Dinv)
     X = rng.standard_normal((B, T, M))
     Y = rng.standard_normal((B, T, N))
     return params, X, Y
 
 
-def near_threshold_problem(seed, B=3, T=4, N=5, margin=1e-4):
+def near_threshold_problem(seed, B=3, T=4, N=5, margin=1e-4, untied=False):
     """Most layer-1 pre-activations lie within ``margin`` (relative) of +-b.
 
     With a square A the first layer's input ``V x_t`` can be set freely: each frame's
@@ -36,6 +38,8 @@ def near_threshold_problem(seed, B=3, T=4, N=5, margin=1e-4):
     params = SISTAParams.initial(A, np.eye(N) + 0.2 * rng.standard_normal((N, N)),
                                  np.eye(N) + 0.1 * rng.standard_normal((N, N)),
                                  lam1=0.4, lam2=0.5)
+    if untied:
+        params.Dinv = params.D.T + 0.1 * rng.standard_normal((N, N))
     weights = effective_weights(params)
     X = np.zeros((B, T, N))
     for t in range(T):
@@ -82,18 +86,24 @@ def relative_error(expected, actual):
     return np.linalg.norm(np.subtract(expected, actual)) / np.linalg.norm(expected)
 
 
+TIED = tuple(name for name in LEARNABLE if name != "Dinv")
+
+
 @pytest.mark.parametrize("n_layers", [1, 3])
 @pytest.mark.parametrize("name", LEARNABLE)
 def test_gradient_matches_central_differences(name, n_layers):
-    params, X, Y = random_problem(seed=LEARNABLE.index(name))
-    _, grads = loss_and_grad(params, X, Y, n_layers, learn=LEARNABLE)
-    expected = finite_difference(params, X, Y, n_layers, name)
-    assert relative_error(expected, grads[name]) < 1e-6
+    # D, F and the others with a tied inverse dictionary (D^T), and with one of its own
+    for untied in ((True,) if name == "Dinv" else (False, True)):
+        params, X, Y = random_problem(seed=LEARNABLE.index(name), untied=untied)
+        _, grads = loss_and_grad(params, X, Y, n_layers, learn=LEARNABLE if untied else TIED)
+        expected = finite_difference(params, X, Y, n_layers, name)
+        assert relative_error(expected, grads[name]) < 1e-6
 
 
 @pytest.mark.parametrize("name", LEARNABLE)
 def test_gradient_matches_central_differences_near_threshold(name):
-    params, X, Y = near_threshold_problem(seed=10 + LEARNABLE.index(name))
+    params, X, Y = near_threshold_problem(seed=10 + LEARNABLE.index(name),
+                                          untied=name == "Dinv")
     Z, b = _preactivations(params, X, 3)
     near = np.abs(np.abs(Z[:, 0]) - b) < 2e-4 * b
     assert near.mean() > 0.5 and 0 < (np.abs(Z[:, 0][near]) > b).mean() < 1
@@ -123,7 +133,7 @@ def test_untrained_network_matches_sista_on_the_paper_matrices():
 
 
 def test_float32_forward_and_gradients_agree_with_float64():
-    params, X, Y = random_problem(seed=4)
+    params, X, Y = random_problem(seed=4, untied=True)
     loss64, g64 = loss_and_grad(params, X, Y, 3, learn=LEARNABLE)
     loss32, g32 = loss_and_grad(params, X.astype(np.float32), Y.astype(np.float32), 3,
                                 learn=LEARNABLE)
@@ -149,14 +159,14 @@ def test_unknown_parameter_name_is_rejected():
 def test_learnable_names_are_checked():
     assert check_learn("D") == ("D",)
     assert check_learn(["lam1", "h0"]) == ("lam1", "h0")
-    with pytest.raises(ValueError, match=r"learn contains \['G'\]; choose among D, F"):
+    with pytest.raises(ValueError, match=r"learn contains \['G'\]; choose among D, Dinv, F"):
         check_learn(("D", "G"))
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_threads_over_the_batch_agree_with_one_thread(numba_threads, dtype, rtol):
     # (the same for the free weights: tests/learned/test_network.py)
-    params, X, Y = random_problem(seed=7, B=7, T=6)
+    params, X, Y = random_problem(seed=7, B=7, T=6, untied=True)
     X, Y = X.astype(dtype), Y.astype(dtype)
     results = []
     for n in (1, numba_threads):
