@@ -5,6 +5,8 @@
 - :mod:`~sparserec.learned.sista_rnn`: the SISTA-RNN, whose weights are functions of a
   dictionary, a transition, a step and two penalties; its gradients and :func:`train`.
 - :mod:`~sparserec.learned.generic_rnn`: the same graph with free weights, a baseline.
+- :mod:`~sparserec.learned.stacked_rnn`: a conventional stacked RNN, the authors' generic-RNN
+  baseline.
 - :mod:`~sparserec.learned.training` and :mod:`~sparserec.learned.optimizers`: the one
   guarded training loop of every model, RMSprop and Adam.
 - :mod:`~sparserec.learned.interpret`: a trained SISTA-RNN's parameters by name, and plots.
@@ -18,11 +20,12 @@ from .network import Weights, forward_weights, loss_and_weight_grads
 from .optimizers import Adam, RMSprop, clip_by_norm, make_optimizer
 from .sista_rnn import (LEARNABLE, SISTAParams, check_learn, effective_weights, forward,
                         loss_and_grad, train)
+from .stacked_rnn import StackedRNNParams
 from .training import TrainingResult, TrainingStoppedWarning, train_loop, validation_score
 
 __all__ = ["SISTAParams", "LEARNABLE", "check_learn", "effective_weights", "forward",
            "loss_and_grad", "train", "Weights", "forward_weights", "loss_and_weight_grads",
-           "GenericRNNParams", "TrainingResult", "TrainingStoppedWarning", "train_loop",
-           "validation_score",
+           "GenericRNNParams", "StackedRNNParams", "TrainingResult", "TrainingStoppedWarning",
+           "train_loop", "validation_score",
            "RMSprop", "Adam", "make_optimizer", "clip_by_norm", "learned_parameters",
            "plot_learned"]
