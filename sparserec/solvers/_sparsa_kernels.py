@@ -54,13 +54,15 @@ def sparsa_sequences(X, PhiT, CT, PT, h0, predict, lam1, alpha_min, alpha_max, s
     trial = np.empty(N, dtype)
     step = np.empty(N, dtype)  # h_k - h_{k-1}
     old_grad = np.empty(N)
-    grad = np.empty(N, dtype)
+    grad = np.empty(N)
     prev = np.empty(N, dtype)
-    target = np.empty(K, dtype)
-    residual = np.empty(K, dtype)  # Phi h - c
-    moved = np.empty(K, dtype)  # Phi trial - c
+    # The vectors of length K and the gradient in float64, whatever the codes' dtype: the
+    # gradient and the duality gap near the solution are differences of nearly equal
+    # numbers, which float32 could not resolve to a gap of 1e-6.
+    target = np.empty(K)
+    residual = np.empty(K)  # Phi h - c
+    moved = np.empty(K)  # Phi trial - c
     last = np.empty(max(memory, 1))  # the last objectives, a ring
-    cast = np.empty(2, dtype)  # float64 -> the codes' dtype, for soft's arguments
     for b in range(start, stop):
         prev[:] = h0[b]
         for t in range(T):
@@ -73,21 +75,21 @@ def sparsa_sequences(X, PhiT, CT, PT, h0, predict, lam1, alpha_min, alpha_max, s
             else:
                 h[:] = prev
             for j in range(N):  # over the non-zeros of h_{t-1}
-                pj = prev[j]
+                pj = np.float64(prev[j])
                 if pj != 0.0:
                     for i in range(M, K):
                         target[i] += pj * CT[j, i - M]
                     if predict:
                         for i in range(N):
-                            h[i] += pj * PT[j, i]
+                            h[i] += prev[j] * PT[j, i]
             # residual and objective at the starting point
             for i in range(K):
                 residual[i] = -target[i]
             l1 = 0.0
             for j in range(N):
-                hj = h[j]
+                hj = np.float64(h[j])
                 if hj != 0.0:
-                    l1 += abs(np.float64(hj))
+                    l1 += abs(hj)
                     for i in range(K):
                         residual[i] += hj * PhiT[j, i]
             f = 0.5 * _squares(residual) + lam1 * l1
@@ -122,27 +124,26 @@ def sparsa_sequences(X, PhiT, CT, PT, h0, predict, lam1, alpha_min, alpha_max, s
                     # ||Phi s||^2 / ||s||^2 with s = h_k - h_{k-1} (the previous step)
                     sy = 0.0
                     for j in range(N):
-                        sy += np.float64(step[j]) * (np.float64(grad[j]) - old_grad[j])
+                        sy += np.float64(step[j]) * (grad[j] - old_grad[j])
                     if sy > 0.0:  # (not so only by rounding: keep the last alpha)
                         alpha = _clamp(sy / sd, alpha_min, alpha_max)
                 reference = last.max()
                 while True:
-                    cast[0] = 1.0 / alpha
-                    cast[1] = lam1 / alpha
-                    inverse, thresh = cast[0], cast[1]
+                    inverse = 1.0 / alpha
+                    thresh = lam1 * inverse
                     dd = 0.0
                     l1 = 0.0
                     for j in range(N):
-                        s = soft(h[j] - inverse * grad[j], thresh, False)
-                        trial[j] = s
-                        dd += (np.float64(s) - np.float64(h[j])) ** 2
-                        l1 += abs(np.float64(s))
+                        trial[j] = soft(h[j] - inverse * grad[j], thresh, False)
+                        s = np.float64(trial[j])  # (rounded to the codes' dtype)
+                        dd += (s - h[j]) ** 2
+                        l1 += abs(s)
                     # The trial's residual from scratch (over its non-zeros), not updated
                     # step by step: no rounding drift over thousands of float32 steps.
                     for i in range(K):
                         moved[i] = -target[i]
                     for j in range(N):
-                        sj = trial[j]
+                        sj = np.float64(trial[j])
                         if sj != 0.0:
                             for i in range(K):
                                 moved[i] += sj * PhiT[j, i]
@@ -202,7 +203,7 @@ def _squares(v):
 
 @njit(cache=True)
 def _dot(u, v):
-    total = u[0] - u[0]  # a zero of the arrays' dtype
+    total = 0.0
     for i in range(u.size):
         total += u[i] * v[i]
     return total
