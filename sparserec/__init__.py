@@ -7,9 +7,9 @@ from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identi
                        make_dictionary, paper_matrices, wavelet_dictionary)
 from .metrics import nmse_db, psnr, snr, support_recovery
 from .phase import PhaseTransition, load_phase_transition, phase_transition, recovery_success
-from .solvers import (SOLVERS, AMPResult, ConvergenceWarning, SolverResult, StepSizeWarning,
-                      amp, fista, ista, lasso, lasso_path, lipschitz_constant, sista,
-                      soft_threshold)
+from .solvers import (SOLVERS, AMPResult, ConvergenceWarning, SolverResult, SpaRSAResult,
+                      StepSizeWarning, amp, fista, ista, lasso, lasso_path, lipschitz_constant,
+                      sista, sista_sparsa, soft_threshold, sparsa)
 from .theory import donoho_tanner_rho, minimax_threshold
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     # solvers
     "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning", "fista", "ista",
     "lipschitz_constant", "sista", "soft_threshold", "lasso", "lasso_path",
+    "SpaRSAResult", "sparsa", "sista_sparsa",
     # estimators and the learned mode
     "Lasso", "LassoCV", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
     # dictionaries, measurement matrices, metrics, data

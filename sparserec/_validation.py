@@ -17,7 +17,7 @@ MAX_COUNT = 10**9
 
 __all__ = ["MAX_COUNT", "float_dtype", "check_dtype", "check_array", "check_scale",
            "check_square", "check_int", "check_signal_batch", "check_sparse",
-           "check_number", "check_choice", "check_signals", "check_operators",
+           "check_number", "check_choice", "check_signals", "check_sequences", "check_operators",
            "check_initial_codes"]
 
 
@@ -150,6 +150,28 @@ def check_signals(x, A, D):
     X, single = check_signal_batch(x)
     A, D = check_operators(A, D, X.shape[1], X.dtype)
     return X, A, D, single
+
+
+def check_sequences(x, A, D, F):
+    """Sequences as a (B, T, M) batch, with the operators, for the sequential solvers.
+
+    Returns
+    -------
+    X : ndarray of shape (B, T, M), C-contiguous, float32 or float64
+    A : ndarray of shape (M, N), in X's dtype
+    D, F : ndarrays of shape (N, N), in X's dtype (the identity when omitted: the
+        sequential solvers' (N, N) operators need them anyway)
+    single : bool
+        ``x`` was one sequence, (T, M).
+    """
+    x = check_scale(check_array(x, "x", ndim=(2, 3)), "x")
+    single = x.ndim == 2
+    X = x[None] if single else x
+    A, D = check_operators(A, D, X.shape[2], X.dtype)
+    N = A.shape[1]
+    D = np.eye(N, dtype=X.dtype) if D is None else D
+    F = np.eye(N, dtype=X.dtype) if F is None else check_square(F, "F", N, X.dtype)
+    return X, A, D, F, single
 
 
 def check_signal_batch(x):

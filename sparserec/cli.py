@@ -172,17 +172,18 @@ def _shared_default(name):
 @click.option("--lam1", type=NON_NEGATIVE, default=_shared_default("lam1"), show_default=True,
               help="Weight of the l1 penalty.")
 @click.option("--lam2", type=NON_NEGATIVE, default=_shared_default("lam2"), show_default=True,
-              help="Weight of the temporal term (sista).")
+              help="Weight of the temporal term (sista, sista_sparsa).")
 @click.option("--alpha", type=POSITIVE, default=None,
               help="Inverse step size. Default: the Lipschitz bound; a smaller value is "
                    "warned about (the iteration may diverge).")
 @click.option("--n-iter", type=COUNT, default=None,
-              help="Exactly this many iterations per frame, ignoring --tol (sista).")
+              help="Exactly this many iterations per frame, ignoring --tol (sista, "
+                   "sista_sparsa).")
 @click.option("--max-iter", type=COUNT, default=_shared_default("max_iter"),
               show_default=True, help="Iteration limit per signal or frame.")
 @click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"), show_default=True,
-              help="Tolerance: relative duality gap (ista, fista), relative change (sista, "
-                   "amp).")
+              help="Tolerance: relative duality gap (ista, fista, sparsa, sista_sparsa), "
+                   "relative change (sista, amp).")
 @click.option("--tau", type=POSITIVE, default=None,
               help="Threshold of amp in units of the estimated noise level. Default: the "
                    "minimax threshold at M/N.")

@@ -227,9 +227,9 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
     Parameters
     ----------
     solver : str or SISTARegressor, default='amp'
-        A solver of :data:`sparserec.SOLVERS` ('amp', 'fista', 'ista', 'lasso', 'sista';
-        see Notes), or a fitted :class:`sparserec.SISTARegressor` (e.g. from
-        :func:`sparserec.load_model`): it fixes A, so N and the only delta are its own.
+        A solver of :data:`sparserec.SOLVERS` ('amp', 'fista', 'ista', 'lasso', 'sista',
+        'sparsa', 'sista_sparsa'; see Notes), or a fitted :class:`sparserec.SISTARegressor`
+        (e.g. from :func:`sparserec.load_model`): it fixes A, so N and the only delta are its own.
     n : int, default=500
         Signal length N.
     deltas : array_like, optional
@@ -276,8 +276,10 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
       ``lam1_ratio=1e-4`` (a small penalty: the lasso tends to basis pursuit as it
       vanishes), ``tol=1e-9`` (relative duality gap), ``max_iter=5000`` (fista),
       ``20000`` (ista) or ``10000`` (lasso). An explicit ``lam1`` replaces the ratio.
-    - ``sista``: each trial is a sequence of one frame, so ``lam2`` acts as a ridge
-      penalty; default ``lam2=0`` (ISTA) and the lasso's ``lam1`` and ``max_iter``.
+    - ``sparsa``: as the lasso methods, ``max_iter=5000``.
+    - ``sista``, ``sista_sparsa``: each trial is a sequence of one frame, so ``lam2`` acts
+      as a ridge penalty; default ``lam2=0`` (ISTA, SpaRSA) and the lasso's ``lam1`` and
+      ``max_iter``.
     - a model: ``predict`` on one-frame sequences of signals sparse in the model's
       dictionary; success is measured on the signals ``y = D h``.
 

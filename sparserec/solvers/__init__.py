@@ -16,9 +16,11 @@ from .amp import AMPResult, amp
 from .lasso import lasso, lasso_path
 from .proximal import fista, ista
 from .sista import sista, sista_weights
+from .sparsa import SpaRSAResult, sista_sparsa, sparsa
 
 __all__ = ["Solver", "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning",
            "AMPResult", "amp", "fista", "ista", "lasso", "lasso_path", "sista", "sista_weights",
+           "SpaRSAResult", "sparsa", "sista_sparsa",
            "soft_threshold", "lipschitz_constant", "lasso_objective", "lasso_duality_gap"]
 
 
@@ -70,6 +72,11 @@ SOLVERS = MappingProxyType({
     "sista": _solver(sista, True, dict(lam1=0.1, lam2=1.0, alpha=None, n_iter=None,
                                        max_iter=1000, tol=1e-6, D=None, F=None),
                      dict(lam1_ratio=1e-4, lam2=0.0, tol=1e-7, max_iter=20000)),
+    "sparsa": _solver(sparsa, False, dict(lam1=0.1, max_iter=1000, tol=1e-6, D=None),
+                      dict(_PHASE_LASSO, max_iter=5000)),
+    "sista_sparsa": _solver(sista_sparsa, True, dict(lam1=0.1, lam2=1.0, n_iter=None,
+                                                     max_iter=1000, tol=1e-6, D=None, F=None),
+                            dict(lam1_ratio=1e-4, lam2=0.0, tol=1e-9, max_iter=5000)),
     "amp": _solver(amp, False, dict(tau=None, damping=None, max_iter=1000, tol=1e-6, D=None),
                    dict(damping=0.2, max_iter=1000, tol=1e-7)),
 })

@@ -12,8 +12,7 @@ Its weights, :func:`sista_weights`, are also those of the SISTA-RNN
 import numpy as np
 
 from .._threads import in_threads, one_blas_thread
-from .._validation import (check_array, check_initial_codes, check_int, check_number,
-                           check_operators, check_scale, check_square)
+from .._validation import check_initial_codes, check_int, check_number, check_sequences
 from . import _sista_kernels
 from ._base import SolverResult, make_result, step_size, warn_unconverged
 
@@ -97,15 +96,10 @@ def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
     >>> result.y_hat.shape
     (128, 128)
     """
-    x = check_scale(check_array(x, "x", ndim=(2, 3)), "x")
-    dtype = x.dtype
-    single = x.ndim == 2
-    X = x[None] if single else x
+    X, A, D, F, single = check_sequences(x, A, D, F)
+    dtype = X.dtype
     B, T, M = X.shape
-    A, D = check_operators(A, D, M, dtype)
     N = A.shape[1]
-    D = np.eye(N, dtype=dtype) if D is None else D  # SISTA's (N, N) operators need it anyway
-    F = np.eye(N, dtype=dtype) if F is None else check_square(F, "F", N, dtype)
     lam1 = check_number(lam1, "lam1", low=0)
     lam2 = check_number(lam2, "lam2", low=0)
     alpha = step_size(alpha, A, D, lam2)

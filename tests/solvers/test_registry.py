@@ -33,12 +33,13 @@ def choices(command, name):
 
 def test_the_registry_is_the_same_everywhere():
     assert sparserec.SOLVERS is sparserec.solvers.SOLVERS
-    assert {"ista", "fista", "lasso", "sista", "amp"} <= set(NAMES)
-    for name in ("ista", "fista", "lasso", "sista", "amp"):
+    assert {"ista", "fista", "lasso", "sista", "amp", "sparsa", "sista_sparsa"} <= set(NAMES)
+    for name in ("ista", "fista", "lasso", "sista", "amp", "sparsa", "sista_sparsa"):
         solver = sparserec.SOLVERS[name]
         assert isinstance(solver, Solver)
         assert getattr(sparserec, name) is solver.function
-        assert solver.sequential == (name == "sista")  # SISTA alone takes sequences
+        # SISTA's problem alone takes sequences
+        assert solver.sequential == (name in ("sista", "sista_sparsa"))
     with pytest.raises(TypeError):
         sparserec.SOLVERS["new"] = sparserec.SOLVERS["fista"]  # read-only
 
@@ -77,7 +78,7 @@ def test_every_solver_solves_a_tiny_problem_through_the_batch(name, dtype):
     for key in ("n_iter", "converged", "objective"):
         assert arrays[key].shape == (2, 3), key
     assert ("diverged" in arrays) == (name == "amp")
-    assert ("gap" in arrays) == (name != "sista")
+    assert ("gap" in arrays) == (not sparserec.SOLVERS[name].sequential)
     assert np.isfinite(arrays["snr_db"]) and np.isfinite(arrays["psnr_db"])
     assert settings["method"].split(":")[0] == name
 
