@@ -217,8 +217,9 @@ class PaperTask:
     mean : float
         Mean of ``pixel / 255`` over all training crops.
     std : float
-        Its standard deviation divided by the ``scale`` of :func:`paper_task`: the
-        normalised signal is ``(pixel / 255 - mean) / std``.
+        The mean standard deviation of the training frames (columns of ``pixel / 255``)
+        divided by the ``scale`` of :func:`paper_task`: the normalised signal is
+        ``(pixel / 255 - mean) / std``.
     images : dict
         The source image names of each split: keys 'train', 'validation', 'test'.
     """
@@ -300,10 +301,12 @@ def paper_task(n_train=1000, n_val=100, n_test=100, *, size=128, n_measurements=
       1/2 and up-down with probability 1/2. Every source image gives the same number of
       crops (up to one) within its split.
     - Split by source image: the validation and test images are never seen in training.
-    - Normalisation: luminance / 255, minus the mean and divided by the standard
-      deviation of all the training pixels (two scalars, from the training split only),
-      times ``scale``: the reference code's 16.433 (its ``std_cols``), which sets the size
-      of the signals against the paper's threshold ``lam1 / alpha = 0.5``.
+    - Normalisation (the reference code's): luminance / 255, minus the mean of all the
+      training pixels, divided by the mean of the standard deviations of the training
+      crops' columns (the frames), times ``scale``: the reference code's 16.433 (its
+      ``std_cols``), which sets the size of the signals against the paper's threshold
+      ``lam1 / alpha = 0.5``. Both scalars come from the training split only (the
+      reference code computed them on all the images).
     - Measurements: ``measurement='paper'`` uses the paper's Bernoulli ``A`` divided by 3
       and its Daubechies wavelet ``D`` (N = 128, M = 32 only); ``'bernoulli'`` a seeded
       Bernoulli matrix divided by ``1 + sqrt(N/M)`` (so that ``||A D|| ~ 1``, as in the
@@ -356,7 +359,7 @@ def paper_task(n_train=1000, n_val=100, n_test=100, *, size=128, n_measurements=
              for split, n in (("train", n_train), ("validation", n_val), ("test", n_test))}
     scaled = {split: c / 255.0 for split, c in crops.items()}
     mean = float(scaled["train"].mean())
-    std = float(scaled["train"].std())
+    std = float(scaled["train"].std(axis=1).mean())  # of each column (frame) of each crop
     # (n, rows, columns) -> (n, T = columns, N = rows): column t is frame t.
     Y = {split: ((s - mean) * (scale / std)).transpose(0, 2, 1).astype(dtype)
          for split, s in scaled.items()}
