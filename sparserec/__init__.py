@@ -20,6 +20,7 @@ __all__ = [
     "SpaRSAResult", "sparsa", "sista_sparsa",
     # estimators and the learned mode
     "Lasso", "LassoCV", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
+    "load_pretrained",
     # dictionaries, measurement matrices, metrics, data
     "bernoulli_matrix", "dct_dictionary", "gaussian_matrix", "identity_dictionary",
     "make_dictionary", "paper_matrices", "wavelet_dictionary",
@@ -34,7 +35,7 @@ __all__ = [
 def __getattr__(name):
     # The estimators need scikit-learn, whose import takes most of a second: load them on
     # first use, so that the command line and the functional API start fast.
-    if name in ("Lasso", "LassoCV", "SISTARegressor", "load_model"):
+    if name in ("Lasso", "LassoCV", "SISTARegressor", "load_model", "load_pretrained"):
         from . import estimators
 
         return getattr(estimators, name)

@@ -14,6 +14,7 @@ from importlib import resources
 
 import numpy as np
 
+from ._validation import check_choice
 from .matrices import bernoulli_matrix, paper_matrices, wavelet_dictionary
 
 __all__ = ["sample_image", "make_sparse_sequences", "perturbed_dictionary", "paper_task",
@@ -36,18 +37,25 @@ PAPER_SCALE = 16.433
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def sample_image():
+def sample_image(name="china"):
     """A 128x128 grey natural image that ships with sparserec.
 
-    The luminance of a crop of scikit-learn's sample photograph ``china.jpg`` (a temple
-    roof; Creative Commons Attribution 2.0, by danielbuechele), averaged over 2x2 blocks.
+    Parameters
+    ----------
+    name : {'china', 'astronaut'}, default='china'
+        'china': the luminance of a crop of scikit-learn's sample photograph ``china.jpg``
+        (a temple roof; Creative Commons Attribution 2.0, by danielbuechele), averaged over
+        2x2 blocks. 'astronaut': the face of scikit-image's ``astronaut`` (Eileen Collins,
+        NASA, public domain), the same way; a test image of :func:`paper_task`, never seen
+        by the pre-trained SISTA-RNN (:func:`sparserec.load_pretrained`).
 
     Returns
     -------
     ndarray of shape (128, 128), float64
         Intensities in [0, 1].
     """
-    path = resources.files("sparserec") / "data" / "china_128.npz"
+    check_choice(name, "name", ("china", "astronaut"))
+    path = resources.files("sparserec") / "data" / f"{name}_128.npz"
     with resources.as_file(path) as file, np.load(file, allow_pickle=False) as data:
         return data["image"].astype(np.float64) / 255.0
 

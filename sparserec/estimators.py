@@ -1,5 +1,6 @@
 """scikit-learn style estimators: the faces of the solvers for fit / predict users."""
 
+import json
 import warnings
 
 import numpy as np
@@ -773,6 +774,40 @@ def load_model(path):
     except (ValueError, TypeError) as error:
         raise io.InputError(f"{path}: {error}; expected a model written by "
                             "SISTARegressor.save") from None
+    return model
+
+
+#: The models that ship with sparserec, by name: their file in ``sparserec/data``.
+PRETRAINED = {"sista-rnn-images": "sista_rnn_images"}
+
+
+def load_pretrained(name="sista-rnn-images"):
+    """A trained model that ships with sparserec.
+
+    'sista-rnn-images' is the SISTA-RNN of docs/paper.rst: the paper's 32 x 128
+    measurements of image columns (``x_t = A y_t``, :func:`sparserec.paper_matrices`'s
+    ``A``), trained on the training images of :func:`sparserec.paper_task` only. It
+    reconstructs normalised columns: ``y = (pixel / 255 - mean) / std`` with the ``mean``
+    and ``std`` of ``model.pretrained_["normalisation"]``.
+
+    Parameters
+    ----------
+    name : str, default='sista-rnn-images'
+        One of :data:`PRETRAINED`.
+
+    Returns
+    -------
+    SISTARegressor
+        Fitted, with the attribute ``pretrained_``: a dict describing the model (its
+        normalisation, training images, training steps and test PSNR).
+    """
+    from importlib import resources
+
+    check_choice(name, "name", tuple(PRETRAINED))
+    folder = resources.files("sparserec") / "data"
+    with resources.as_file(folder / f"{PRETRAINED[name]}.npz") as path:
+        model = load_model(path)
+    model.pretrained_ = json.loads((folder / f"{PRETRAINED[name]}.json").read_text())
     return model
 
 

@@ -1,5 +1,6 @@
 """The paper's reproduction end to end on a tiny configuration (seconds), and its CLI route."""
 
+import csv
 import importlib.util
 import json
 import os
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sparserec import sample_image
+from sparserec import load_model, sample_image
 from sparserec.cli import cli
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
@@ -31,59 +32,70 @@ def sources():
     return {"a": image[:64, :64], "b": image[64:, :64], "c": image[:, 64:]}
 
 
-def tiny(reproduce, lstm):
-    config = reproduce.Config.tiny()
-    config.lstm = lstm
-    return config
-
-
-def run_tiny(reproduce, sources, tmp_path, lstm):
+def run_tiny(reproduce, sources, tmp_path, models):
+    """Train ``models`` for 4 steps and the seed models for 2 on the tiny configuration
+    (the splits of ``sources``), then write the report; the summary."""
     pytest.importorskip("matplotlib")
-    config = tiny(reproduce, lstm)
-    from sparserec.datasets import paper_task
-    kwargs = dict(validation_images=("b",), test_images=("c",))
-    original = paper_task
+    config = reproduce.Config.tiny()
+    original = reproduce.paper_task
 
     def task(*args, **options):
-        return original(*args, **{**options, **kwargs})
+        return original(*args, **{**options, "images": sources,
+                                  "validation_images": ("b",), "test_images": ("c",)})
 
     reproduce.paper_task = task
+    runs, quiet = str(tmp_path / "runs"), (lambda message: None)
     try:
-        return reproduce.run(config, str(tmp_path / "out"), str(tmp_path / "data"),
-                             images=sources, verbose=False)
+        for name in models:
+            reproduce.run(name, config, 0, 4, runs, quiet)
+        reproduce.run("sista-rnn-authors", config, 0, 2, runs, quiet)
+        return reproduce.report(config, 2, runs, str(tmp_path / "out"),
+                                str(tmp_path / "model.npz"), quiet, images=sources)
     finally:
         reproduce.paper_task = original
 
 
-def test_pipeline_writes_table_curves_and_figures(reproduce, sources, tmp_path):
-    summary = run_tiny(reproduce, sources, tmp_path, lstm=False)
-    methods = [row["method"] for row in summary["rows"]]
-    assert methods == ["SISTA, 3 iterations", "SISTA, to convergence", "SISTA-RNN",
-                       "generic RNN"]
+def test_pipeline_writes_a_well_formed_table_curves_figures_and_the_model(
+        reproduce, sources, tmp_path):
+    models = ["sista-rnn-authors", "sista-rnn", "stacked-rnn", "untied-sista"]
+    summary = run_tiny(reproduce, sources, tmp_path, models)
+    rows = {row["method"]: row for row in summary["rows"]}
+    assert len(rows) == 8 + 1 + len(models)  # classical, ridge, learned
     for row in summary["rows"]:
         assert np.isfinite(row["psnr"]) and row["mse"] > 0
-    rows = {row["method"]: row for row in summary["rows"]}
-    assert rows["SISTA-RNN"]["parameters"] == 2 * 32**2 + 3
-    assert rows["generic RNN"]["parameters"] == 4 * 32**2 + 32 * 8 + 1
-    for name in ("SISTA-RNN", "generic RNN"):
-        curve = summary["curves"][name]
-        assert curve["epoch"] == [0, 1, 2] and len(curve["val_psnr"]) == 3
+    authors = rows[reproduce.MODELS["sista-rnn-authors"]]
+    # D, Dinv, F, A (32 x 8), h0 and three scalars
+    assert authors["parameters"] == 3 * 32**2 + 8 * 32 + 32 + 3
+    assert authors["steps"] == 4
+    assert rows[reproduce.MODELS["stacked-rnn"]]["parameters"] == (
+        32 * 8 + 3 * 32**2 + 2 * 32**2 + 3 * 32 + 3 * 32 + 32**2 + 32)
+    assert [seed["steps"] for seed in summary["seeds"]] == [2]
     out = tmp_path / "out"
-    for name in ("results.csv", "results.json", "learning_curves.png", "reconstructions.png",
-                 "atoms.png"):
+    with open(out / "results.csv", newline="") as file:
+        table = list(csv.reader(file))
+    assert table[0][:7] == ["Method", "Test PSNR (dB)", "Test SSIM", "Test MSE",
+                            "Training steps", "Trained parameters", "Training time (s)"]
+    assert all(len(line) == len(table[0]) for line in table)
+    assert "ISTA, 3 iterations, oracle first frame" in [line[0] for line in table]
+    for name in ("results.json", "findings.rst", "seeds.csv", "learning_curves.png",
+                 "reconstructions.png", "atoms.png"):
         assert (out / name).stat().st_size > 0
     assert json.loads((out / "results.json").read_text())["images"]["test"] == ["c"]
-    assert sorted(os.listdir(tmp_path / "data")) == ["test.npz", "train.npz",
-                                                     "validation.npz"]
+    # the pre-trained model file, loadable, and its description
+    model = load_model(tmp_path / "model.npz")
+    assert model.inverse_dictionary_ is not None and model.n_layers == 3
+    description = json.loads((tmp_path / "model.json").read_text())
+    assert description["training_images"] == ["a"]
+    assert set(description["normalisation"]) >= {"mean", "std"}
 
 
 @pytest.mark.slow
 def test_pipeline_with_the_lstm(reproduce, sources, tmp_path):
     pytest.importorskip("torch")
-    summary = run_tiny(reproduce, sources, tmp_path, lstm=True)
-    lstm = [row for row in summary["rows"] if row["method"] == "LSTM"]
-    assert lstm and np.isfinite(lstm[0]["psnr"])
-    assert len(summary["curves"]["LSTM"]["val_psnr"]) == 3
+    summary = run_tiny(reproduce, sources, tmp_path, ["lstm"])
+    rows = {row["method"]: row for row in summary["rows"]}
+    assert np.isfinite(rows[reproduce.MODELS["lstm"]]["psnr"])
+    assert len(summary["curves"][reproduce.MODELS["lstm"]]["val_psnr"]) == 3
 
 
 def test_lstm_baseline_trains_and_keeps_its_best_epoch():
@@ -124,9 +136,11 @@ def test_cli_route_fits_and_predicts_on_the_builder_files(sources, tmp_path):
 
 
 @pytest.mark.slow
-def test_command_line_tiny_run(reproduce, tmp_path, monkeypatch):
+def test_command_line_tiny_run(reproduce, tmp_path):
     pytest.importorskip("skimage")
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(sys, "argv", ["reproduce_paper.py"])
-    reproduce.main(["--tiny", "--no-lstm", "--out-dir", str(tmp_path), "--data-dir", ""])
+    reproduce.main(["run", "sista-rnn", "--tiny", "--steps", "2", "--runs-dir",
+                    str(tmp_path / "runs")])
+    reproduce.main(["report", "--tiny", "--seed-steps", "2", "--runs-dir",
+                    str(tmp_path / "runs"), "--out-dir", str(tmp_path), "--model-out", ""])
     assert (tmp_path / "results.csv").read_text().startswith("Method,")
