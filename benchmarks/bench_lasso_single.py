@@ -224,6 +224,18 @@ def run_crossover(repeats=3):
     return rows
 
 
+def print_summary(rows):
+    """sparserec's time as a ratio of each peer's: geometric mean and worst over problems."""
+    times = {(row["problem"], row["method"]): row["ms"] for row in rows if "ms" in row}
+    problems = sorted({problem for problem, _ in times})
+    for peer in ("skglm", "scikit-learn"):
+        ratios = [times[p, "sparserec"] / times[p, peer] for p in problems
+                  if (p, peer) in times and (p, "sparserec") in times]
+        if ratios:
+            print(f"sparserec / {peer}: geometric mean {np.exp(np.mean(np.log(ratios))):.2f}, "
+                  f"worst {max(ratios):.2f} over {len(ratios)} problems")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -237,8 +249,10 @@ def main():
         print_table("sparserec.lasso: the Gram path against the residual path",
                     run_crossover(args.repeats), CROSSOVER_COLUMNS)
         return
-    print_table("One lasso problem (fit_intercept=False, alpha = alpha_max / 20)",
-                run(args.repeats, args.tol, args.only), COLUMNS)
+    rows = run(args.repeats, args.tol, args.only)
+    print_table("One lasso problem (fit_intercept=False, alpha = alpha_max / 20)", rows,
+                COLUMNS)
+    print_summary(rows)
     print_table("LassoCV, 5 folds, 50 alphas", run_cv(args.repeats), CV_COLUMNS)
 
 

@@ -4,7 +4,7 @@ Each comparison runs side by side in this process (start-up and memory in fresh
 subprocesses, as they must), on the same data, with medians over ``--repeats``; the
 per-benchmark tables are printed first, the summary last.
 
-Run: ``python benchmarks/run_all.py [--repeats 3] [--skip training,memory]``
+Run: ``python benchmarks/run_all.py [--repeats 3] [--skip training,learning,memory]``
 """
 
 import argparse
@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_lasso  # noqa: E402
 import bench_lasso_single  # noqa: E402
+import bench_learning  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_sista  # noqa: E402
 import bench_startup  # noqa: E402
@@ -28,7 +29,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip", default="", help="comma-separated: lasso,single,sista,"
-                                                     "training,startup,memory")
+                                                     "training,learning,startup,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(machine())
@@ -105,6 +106,15 @@ def main():
         worst = max(errors.values())
         add("3 training", "gradient rel. error vs autograd", f"{worst:.0e}", "<= 1e-6",
             worst <= 1e-6)
+    if "learning" not in skip:
+        rows, agreement = bench_learning.run()
+        bench_learning.print_agreement(agreement)
+        print_table("3b. SISTA-RNN training gain, default vs unconstrained PyTorch autograd",
+                    rows, bench_learning.COLUMNS)
+        for r in rows:
+            add("3b learning", f"gain default / torch, {r['task']} {r['learn']}",
+                "-" if r.get("ratio") is None else f"{r['ratio']:.0%}", ">= 90%",
+                r["met"] == "yes")
     if "startup" not in skip:
         rows, profile = bench_startup.run(max(args.repeats, 3))
         print_table("4. Start-up of `sparserec solve --method lasso`", rows,
