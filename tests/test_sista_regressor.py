@@ -9,7 +9,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sparserec import SISTARegressor, io, load_model, make_dictionary, nmse_db, sista
+from sparserec import (SISTARegressor, io, load_model, load_pretrained, make_dictionary,
+                       nmse_db, paper_matrices, sample_image, sista)
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 
 
@@ -185,3 +186,37 @@ def test_explicit_validation_data_chooses_the_epoch_and_trains_on_all_of_x(seque
     assert nmse_db(Y[40:], model.predict(X[40:])) <= expected + 1e-9
     with pytest.raises(ValueError, match="validation_data must have shapes"):
         small_model(A).fit(X, Y, validation_data=(X[:, :3], Y))
+
+
+def pretrained_problem():
+    """The shipped SISTA-RNN, and the paper's measurements of a test image's columns,
+    normalised as the model was trained."""
+    model = load_pretrained("sista-rnn-images")
+    norm = model.pretrained_["normalisation"]
+    image = sample_image("astronaut")
+    A, D, F = paper_matrices()
+    frames = (image.T - norm["mean"]) / norm["std"]
+    return model, frames @ A.T, frames, (A, D, F)
+
+
+def test_the_pretrained_model_beats_the_solver_it_started_from_on_a_test_image():
+    model, x, frames, (A, D, F) = pretrained_problem()
+    assert model.pretrained_["training_images"] and "astronaut" not in \
+        model.pretrained_["training_images"]
+    learned = nmse_db(frames, model.predict(x[None])[0])
+    start = nmse_db(frames, sista(x, A, 0.5, 1.0, D=D, F=F, alpha=1.0, n_iter=3).y_hat)
+    assert learned < start - 3.0  # the network before training: 3-iteration SISTA
+
+
+def test_an_unknown_pretrained_name_is_refused():
+    with pytest.raises(ValueError, match="sista-rnn-images"):
+        load_pretrained("sista-rnn-caltech")
+
+
+def test_predict_takes_the_pretrained_model_by_name(tmp_path, invoke):
+    model, x, frames, _ = pretrained_problem()
+    np.savez(tmp_path / "columns.npz", x=x, y=frames)
+    result = invoke("predict", "--model", "sista-rnn-images", "columns.npz", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "columns_predict.npz") as data:
+        np.testing.assert_allclose(data["y_hat"], model.predict(x), rtol=1e-5, atol=1e-5)

@@ -314,12 +314,13 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
         params.Dinv = params.D.T.copy()
     score, score_format = validation_score(
         score, lambda current, X: forward(current, X, n_layers, dtype=dtype), X_val, Y_val)
-    atom_norms = np.linalg.norm(params.D, axis=0) if keep_atom_norms else None
+    atom_norms = np.linalg.norm(params.D, axis=0)
 
     def project(current, variables):
-        if atom_norms is None:
-            variables = {name: v for name, v in variables.items() if name != "D"}
-        return _keep_in_range(current, variables, atom_norms)
+        rescaled = keep_atom_norms and "D" in variables and _rescale_atoms(
+            current, variables, atom_norms)
+        clipped = not log_scalars and _clip_scalars(current, variables)
+        return rescaled or clipped
 
     def batch_loss_and_grad(current, batch):
         loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, learn, dtype=dtype)
@@ -430,23 +431,27 @@ def _variable_grads(params, grads, log_scalars=True):
             for name, g in grads.items()}
 
 
-def _keep_in_range(params, variables, atom_norms):
-    """Rescale the atoms of D to ``atom_norms`` (if D is learned) and clip raw scalars at
-    0 (alpha just above), in place; whether anything changed."""
-    changed = False
-    if "D" in variables:
-        norms = np.linalg.norm(params.D, axis=0)
-        if not np.allclose(norms, atom_norms, rtol=1e-12, atol=0):
-            params.D = params.D * (atom_norms / np.where(norms > 0, norms, 1.0))
-            variables["D"] = params.D.copy()
-            changed = True
-    for name in LOG_PARAMETERS:
+def _rescale_atoms(params, variables, atom_norms):
+    """Rescale the atoms of D to ``atom_norms``, in place; whether they were off."""
+    norms = np.linalg.norm(params.D, axis=0)
+    if np.allclose(norms, atom_norms, rtol=1e-12, atol=0):
+        return False
+    params.D = params.D * (atom_norms / np.where(norms > 0, norms, 1.0))
+    variables["D"] = params.D.copy()
+    return True
+
+
+def _clip_scalars(params, variables):
+    """Clip the raw scalars among ``variables`` at 0 (alpha just above), in place; whether
+    one was below."""
+    clipped = False
+    for name in set(LOG_PARAMETERS) & set(variables):
         low = _MIN_RAW_ALPHA if name == "alpha" else 0.0
-        if name in variables and getattr(params, name) < low:  # (raw scalars only)
+        if getattr(params, name) < low:
             setattr(params, name, low)
             variables[name] = np.array(low)
-            changed = True
-    return changed
+            clipped = True
+    return clipped
 
 
 # A raw alpha is kept above this: the network divides by it.
