@@ -153,7 +153,9 @@ def effective_weights(params):
     -------
     Weights
     """
-    alpha, lam2 = params.alpha, params.lam2
+    # (numpy scalars: an alpha that underflowed to 0 gives infinite weights and a NaN
+    # loss, which training undoes, rather than a ZeroDivisionError)
+    alpha, lam2 = np.float64(params.alpha), params.lam2
     S, V, P = sista_weights(params.A, params.D, params.F, alpha, lam2)
     if params.Dinv is not None:
         P = params.Dinv @ params.F @ params.D
@@ -364,7 +366,8 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     tied), ``W1 = S P + c P``, ``W = c P``, ``b = lam1/alpha``, ``y_hat = D h``.
     """
     D, F, A, Dinv = params.D, params.F, params.A, params.Dinv
-    alpha, lam1, lam2 = params.alpha, params.lam1, params.lam2
+    # (numpy scalars, as in effective_weights)
+    alpha, lam1, lam2 = np.float64(params.alpha), params.lam1, params.lam2
     S, V, P = weights.S, weights.V, weights.P
     c = lam2 / alpha
     N = D.shape[0]
