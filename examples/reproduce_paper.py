@@ -28,7 +28,7 @@ and parameters), so runs can go in parallel processes and a stopped experiment r
 
     python examples/reproduce_paper.py run lstm --steps 20000 &      # one core
     python examples/reproduce_paper.py run sista-rnn --steps 20000   # the other
-    python examples/reproduce_paper.py all --steps 20000 --seed-steps 1000
+    python examples/reproduce_paper.py all --steps 20000 --seed-steps 500
 
 ``all`` runs whatever is not cached yet (the long runs on seed 0, the untied SISTA graph
 for 5000 steps only; then the models of the paper for ``--seed-steps`` steps on seeds 0, 1,
@@ -643,7 +643,7 @@ def main(argv=None):
     parser.add_argument("model", nargs="?", choices=list(MODELS), help="For 'run'.")
     parser.add_argument("--steps", type=int, default=20000,
                         help="Training steps of the long runs (seed 0).")
-    parser.add_argument("--seed-steps", type=int, default=1000,
+    parser.add_argument("--seed-steps", type=int, default=500,
                         help="Training steps of the runs on seeds 0, 1, 2.")
     parser.add_argument("--seed", type=int, default=0, help="For 'run'.")
     parser.add_argument("--runs-dir", default="build/paper_runs")
