@@ -60,7 +60,7 @@ def test_pipeline_writes_a_well_formed_table_curves_figures_and_the_model(
     models = ["sista-rnn-authors", "sista-rnn", "stacked-rnn", "untied-sista"]
     summary = run_tiny(reproduce, sources, tmp_path, models)
     rows = {row["method"]: row for row in summary["rows"]}
-    assert len(rows) == 8 + 1 + len(models)  # classical, ridge, learned
+    assert len(rows) == 9 + 1 + len(models)  # classical, ridge, learned
     for row in summary["rows"]:
         assert np.isfinite(row["psnr"]) and row["mse"] > 0
     authors = rows[reproduce.MODELS["sista-rnn-authors"]]
