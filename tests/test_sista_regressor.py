@@ -199,6 +199,7 @@ def pretrained_problem():
     return model, frames @ A.T, frames, (A, D, F)
 
 
+@pytest.mark.filterwarnings("ignore::sparserec.StepSizeWarning")  # (alpha = 1, the paper's)
 def test_the_pretrained_model_beats_the_solver_it_started_from_on_a_test_image():
     model, x, frames, (A, D, F) = pretrained_problem()
     assert model.pretrained_["training_images"] and "astronaut" not in \
