@@ -271,8 +271,9 @@ def run(name, config, seed, steps, runs_dir, log=print, task=None):
     epochs = max(1, math.ceil(steps / steps_per_epoch(config)))
     log(f"{name}, seed {seed}: {epochs} epochs of {steps_per_epoch(config)} steps")
     Y_hat, curve, arrays, info = TRAINERS[name](task, config, epochs, seed, log)
-    record = {"name": name, "seed": seed, "steps": epochs * steps_per_epoch(config),
-              "epochs": epochs, "train_seconds": curve["seconds"][-1], "curve": curve,
+    trained = len(curve["val_psnr"]) - 1  # (fewer than asked if training stopped early)
+    record = {"name": name, "seed": seed, "steps": trained * steps_per_epoch(config),
+              "epochs": trained, "train_seconds": curve["seconds"][-1], "curve": curve,
               **scores(task, Y_hat), **info}
     os.makedirs(runs_dir, exist_ok=True)
     np.savez_compressed(path + ".tmp.npz", Y_hat=Y_hat.astype(np.float32), **arrays)
@@ -295,6 +296,10 @@ def longest_run(runs_dir, name, seed=0):
 def load_run(path):
     with open(path + ".json") as file:
         record = json.load(file)
+    # the epochs run (a record may count those asked for)
+    per_epoch = record["steps"] // record["epochs"]
+    record["epochs"] = len(record["curve"]["val_psnr"]) - 1
+    record["steps"] = record["epochs"] * per_epoch
     with np.load(path + ".npz", allow_pickle=False) as data:
         record["arrays"] = {key: data[key] for key in data.files}
     return record
