@@ -273,7 +273,7 @@ def run(name, config, seed, steps, runs_dir, log=print, task=None):
     Y_hat, curve, arrays, info = TRAINERS[name](task, config, epochs, seed, log)
     trained = len(curve["val_psnr"]) - 1  # (fewer than asked if training stopped early)
     record = {"name": name, "seed": seed, "steps": trained * steps_per_epoch(config),
-              "epochs": trained, "train_seconds": curve["seconds"][-1], "curve": curve,
+              "asked_steps": epochs * steps_per_epoch(config), "epochs": trained, "train_seconds": curve["seconds"][-1], "curve": curve,
               **scores(task, Y_hat), **info}
     os.makedirs(runs_dir, exist_ok=True)
     np.savez_compressed(path + ".tmp.npz", Y_hat=Y_hat.astype(np.float32), **arrays)
@@ -298,6 +298,7 @@ def load_run(path):
         record = json.load(file)
     # the epochs run (a record may count those asked for)
     per_epoch = record["steps"] // record["epochs"]
+    record.setdefault("asked_steps", record["steps"])
     record["epochs"] = len(record["curve"]["val_psnr"]) - 1
     record["steps"] = record["epochs"] * per_epoch
     with np.load(path + ".npz", allow_pickle=False) as data:
@@ -420,7 +421,9 @@ def report(config, seed_steps, runs_dir, out_dir, model_out=None, log=print, ima
         runs[name] = record = load_run(path)
         add(label, record["arrays"]["Y_hat"].astype(np.float64), record["steps"],
             record["parameters"], record["train_seconds"],
-            f"best epoch {record['curve']['best_epoch']} of {record['epochs']}")
+            f"best epoch {record['curve']['best_epoch']} of {record['epochs']}"
+            + ("; stopped early: the loss kept exploding"
+               if record["steps"] < record["asked_steps"] else ""))
     seeds = []
     for name in SEED_MODELS:
         for seed in (0, 1, 2):
