@@ -273,7 +273,8 @@ def run(name, config, seed, steps, runs_dir, log=print, task=None):
     Y_hat, curve, arrays, info = TRAINERS[name](task, config, epochs, seed, log)
     trained = len(curve["val_psnr"]) - 1  # (fewer than asked if training stopped early)
     record = {"name": name, "seed": seed, "steps": trained * steps_per_epoch(config),
-              "asked_steps": epochs * steps_per_epoch(config), "epochs": trained, "train_seconds": curve["seconds"][-1], "curve": curve,
+              "asked_steps": epochs * steps_per_epoch(config), "epochs": trained,
+              "train_seconds": curve["seconds"][-1], "curve": curve,
               **scores(task, Y_hat), **info}
     os.makedirs(runs_dir, exist_ok=True)
     np.savez_compressed(path + ".tmp.npz", Y_hat=Y_hat.astype(np.float32), **arrays)
