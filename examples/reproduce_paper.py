@@ -573,7 +573,8 @@ def write_findings(summary, out_dir):
                              f"{sista_rnn['psnr'] - row['psnr']:+.2f} dB test PSNR, "
                              f"{sista_rnn['ssim'] - row['ssim']:+.3f} SSIM, with "
                              f"{sista_rnn['parameters']} against {row['parameters']} trained "
-                             f"parameters, both after {row['steps']} steps.")
+                             f"parameters, after {sista_rnn['steps']} and {row['steps']} "
+                             f"steps.")
     for label, curve in summary["curves"].items():
         values = curve["val_psnr"]
         lines.append(f"- {label}: validation PSNR {values[0]:.2f} dB at the start, "
