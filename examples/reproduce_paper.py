@@ -438,14 +438,24 @@ def report(config, seed_steps, runs_dir, out_dir, model_out=None, log=print, ima
                "curves": {MODELS[n]: r["curve"] for n, r in runs.items()},
                "images": {k: list(v) for k, v in task.images.items()},
                "normalisation": {"mean": task.mean, "std": task.std},
-               "learned_scalars": {MODELS[n]: {k: r[k] for k in ("alpha", "lam1", "lam2")}
-                                   for n, r in runs.items() if "alpha" in r}}
+               "learned_scalars": {MODELS[n]: _scalars(r) for n, r in runs.items()
+                                   if "alpha" in r}}
     _write_tables(summary, out_dir)
     write_findings(summary, out_dir)
     _figures(task, predictions, summary["curves"], runs, out_dir)
     if model_out and "sista-rnn-authors" in runs:
         save_pretrained(task, config, runs, model_out)
     return summary
+
+
+def _scalars(record):
+    """A trained SISTA-RNN's scalars, its Lipschitz bound and the norm of its F."""
+    from sparserec import lipschitz_constant
+
+    arrays = record["arrays"]
+    bound = float(lipschitz_constant(arrays["A"], arrays["D"], float(arrays["lam2"])))
+    return {**{k: record[k] for k in ("alpha", "lam1", "lam2")}, "lipschitz": bound,
+            "F_norm": float(np.linalg.norm(arrays["F"], 2))}
 
 
 def save_pretrained(task, config, runs, path):
@@ -582,7 +592,10 @@ def write_findings(summary, out_dir):
                      f"{int(np.argmax(values))}).")
     for label, scalars in summary["learned_scalars"].items():
         lines.append(f"- {label} learned alpha {scalars['alpha']:.3f}, lam1 "
-                     f"{scalars['lam1']:.3f}, lam2 {scalars['lam2']:.3f} (from 1, 0.5, 1).")
+                     f"{scalars['lam1']:.3f}, lam2 {scalars['lam2']:.3f} (from 1, 0.5, 1); "
+                     f"alpha is {scalars['alpha'] / scalars['lipschitz']:.2f} times the "
+                     f"Lipschitz bound of its parameters (0.50 at the start), and "
+                     f"||F|| = {scalars['F_norm']:.2f} (from 1).")
     by_method = {}
     for row in summary["seeds"]:
         by_method.setdefault(row["method"], []).append(row["psnr"])
