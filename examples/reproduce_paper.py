@@ -628,8 +628,10 @@ def _figures(task, predictions, curves, runs, out_dir):
     shown = [m for m in predictions if "estimated" in m and "convergence" in m
              or m in (MODELS["sista-rnn-authors"], MODELS["stacked-rnn"], MODELS["lstm"])
              or m.startswith("ridge")]
-    per_image = max(1, len(task.Y_test) // max(1, len(task.images["test"])))
-    picks = list(range(0, len(task.Y_test), per_image))[:3]
+    # the first crop of each test image (paper_task shares the crops out evenly, the
+    # first images taking one more)
+    n, k = len(task.Y_test), len(task.images["test"])
+    picks = [i * (n // k) + min(i, n % k) for i in range(min(k, 3))]
     fig, axes = plt.subplots(len(picks), len(shown) + 1,
                              figsize=(1.6 * (len(shown) + 1), 1.9 * len(picks)), squeeze=False)
     originals = task.to_pixels(task.Y_test[picks])
