@@ -156,9 +156,7 @@ def effective_weights(params):
     # (numpy scalars: an alpha that underflowed to 0 gives infinite weights and a NaN
     # loss, which training undoes, rather than a ZeroDivisionError)
     alpha, lam2 = np.float64(params.alpha), params.lam2
-    S, V, P = sista_weights(params.A, params.D, params.F, alpha, lam2)
-    if params.Dinv is not None:
-        P = params.Dinv @ params.F @ params.D
+    S, V, P = sista_weights(params.A, params.D, params.F, alpha, lam2, params.Dinv)
     W = (lam2 / alpha) * P
     return Weights(S=S, V=V, W1=S @ P + W, W=W, P=P, b=params.lam1 / alpha)
 

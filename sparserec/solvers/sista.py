@@ -19,7 +19,7 @@ from ._base import SolverResult, make_result, step_size, warn_unconverged
 __all__ = ["sista", "sista_weights"]
 
 
-def sista_weights(A, D, F, alpha, lam2):
+def sista_weights(A, D, F, alpha, lam2, Dinv=None):
     """The matrices of one SISTA iteration, in float64.
 
     ``h^(k) = soft_{lam1/alpha}(S h^(k-1) + V x_t + (lam2/alpha) P h_{t-1})``, started from
@@ -30,6 +30,8 @@ def sista_weights(A, D, F, alpha, lam2):
     A : ndarray of shape (M, N)
     D, F : ndarrays of shape (N, N)
     alpha, lam2 : float
+    Dinv : ndarray of shape (N, N), optional
+        The inverse dictionary of ``P``; default ``D^T`` (exact for an orthonormal D).
 
     Returns
     -------
@@ -38,12 +40,13 @@ def sista_weights(A, D, F, alpha, lam2):
     V : ndarray of shape (N, M)
         ``D^T A^T / alpha``.
     P : ndarray of shape (N, N)
-        ``D^T F D``.
+        ``Dinv F D``.
     """
     A, D, F = (np.asarray(a, np.float64) for a in (A, D, F))
     eye = np.eye(D.shape[0])
     S = eye - (D.T @ (A.T @ A + lam2 * eye) @ D) / alpha
-    return S, (A @ D).T / alpha, D.T @ F @ D
+    Dinv = D.T if Dinv is None else np.asarray(Dinv, np.float64)
+    return S, (A @ D).T / alpha, Dinv @ F @ D
 
 
 def sista(x, A, lam1, lam2, *, D=None, F=None, alpha=None, h0=None, n_iter=None,
