@@ -21,11 +21,12 @@ from .optimizers import Adam, RMSprop, clip_by_norm, make_optimizer
 from .sista_rnn import (LEARNABLE, SISTAParams, check_learn, effective_weights, forward,
                         loss_and_grad, train)
 from .stacked_rnn import StackedRNNParams
-from .training import TrainingResult, TrainingStoppedWarning, train_loop, validation_score
+from .training import (TrainingResult, TrainingStoppedWarning, train_layerwise, train_loop,
+                       validation_score)
 
 __all__ = ["SISTAParams", "LEARNABLE", "check_learn", "effective_weights", "forward",
            "loss_and_grad", "train", "Weights", "forward_weights", "loss_and_weight_grads",
            "GenericRNNParams", "StackedRNNParams", "TrainingResult", "TrainingStoppedWarning",
-           "train_loop", "validation_score",
+           "train_loop", "train_layerwise", "validation_score",
            "RMSprop", "Adam", "make_optimizer", "clip_by_norm", "learned_parameters",
            "plot_learned"]

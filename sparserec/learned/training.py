@@ -20,7 +20,8 @@ import numpy as np
 from ..metrics import nmse_db
 from .optimizers import clip_by_norm, make_optimizer
 
-__all__ = ["TrainingResult", "TrainingStoppedWarning", "train_loop", "validation_score"]
+__all__ = ["TrainingResult", "TrainingStoppedWarning", "train_loop", "train_layerwise",
+           "validation_score"]
 
 
 class TrainingStoppedWarning(RuntimeWarning):
@@ -62,6 +63,10 @@ class TrainingResult:
     stop_reason : str
         Why training ended: 'max_epochs', 'max_seconds', 'no improvement', 'callback', or
         the message of the warning when the loss could not be kept finite.
+    stages : list of dict
+        Layer-wise training only (:func:`train_layerwise`): one entry per stage, with its
+        ``depth``, what it trained (``'new layer'`` or ``'all layers'``), its
+        ``learning_rate``, ``n_epochs``, ``best_score`` and ``seconds``.
     """
 
     params: object
@@ -76,6 +81,7 @@ class TrainingResult:
     n_rejected: int = 0
     n_projected: int = 0
     stop_reason: str = "max_epochs"
+    stages: list = field(default_factory=list)
 
 
 def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=None,
@@ -249,6 +255,105 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
     return result
 
 
+def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, layered,
+                    decode, encode, score=None, refinements=(0.5, 0.1), learning_rate=1e-3,
+                    optimizer="adam", max_epochs=100, n_iter_no_change=5, verbose=False,
+                    **options):
+    """Train an unfolded network layer by layer, as Borgerding, Schniter and Rangan do.
+
+    For every depth ``d = 1 .. n_layers``, one stage trains the parameters of the new layer
+    ``d`` alone, the earlier layers frozen, on the network of ``d`` layers; then one stage
+    per factor of ``refinements`` trains all parameters of the ``d`` layers together at
+    ``learning_rate`` times that factor. Every stage is a :func:`train_loop` with a fresh
+    optimiser (so frozen entries, whose gradients are zeroed, never move) that keeps its
+    best parameters, and starts from the previous stage's best.
+
+    Parameters
+    ----------
+    params, variables, n_samples, decode :
+        As in :func:`train_loop`.
+    encode : callable
+        ``encode(params) -> variables``: the inverse of ``decode``, to start every stage
+        from the previous stage's best parameters.
+    loss_and_grad : callable
+        ``loss_and_grad(params, batch, depth) -> (loss, grads)``: as in
+        :func:`train_loop`, for the network of the first ``depth`` layers.
+    n_layers : int
+        The depth of the trained network.
+    layered : collection of str
+        The variables with one entry per layer along their first axis (e.g. per-layer
+        thresholds). The other variables are shared by all layers: trained in the
+        refinement stages only.
+    score : callable, optional
+        ``score(params, depth)``, lower is better; None: the training loss.
+    refinements : sequence of float, default=(0.5, 0.1)
+        The learning-rate factors of the stages that train all layers (empty: none).
+    learning_rate : float, default=1e-3
+    optimizer : {'adam', 'rmsprop'}, default='adam'
+        A new one for every stage.
+    max_epochs : int, default=100
+        Per stage.
+    n_iter_no_change : int or None, default=5
+        Per stage: ends it after this many epochs without improvement.
+    verbose : bool, default=False
+    **options
+        Passed to every :func:`train_loop` (``batch_size``, ``random_state``, ...).
+
+    Returns
+    -------
+    TrainingResult
+        The last stage's best parameters; the curves, times and counts of all stages one
+        after the other, and ``stages``. ``best_epoch`` counts the epochs of all stages.
+    """
+    total = TrainingResult(params=params.copy(), final_params=params.copy())
+    rng = np.random.default_rng(options.pop("random_state", None))
+    shared = [name for name in variables if name not in layered]
+    stages = [(depth, what, factor) for depth in range(1, n_layers + 1)
+              for what, factor in [("new layer", 1.0)]
+              + [("all layers", factor) for factor in refinements]]
+    for depth, what, factor in stages:
+        masks = {name: _layer_mask(variables[name], depth, what == "new layer")
+                 for name in layered}
+        if what == "all layers":
+            masks.update({name: None for name in shared})
+
+        def stage_loss_and_grad(current, batch, depth=depth, masks=masks):
+            loss, grads = loss_and_grad(current, batch, depth)
+            return loss, {name: grads[name] if mask is None else grads[name] * mask
+                          for name, mask in masks.items() if name in grads}
+
+        stage_score = None if score is None else (
+            lambda current, depth=depth: score(current, depth))
+        if verbose:
+            print(f"depth {depth}: {what}, learning rate {learning_rate * factor:g}")
+        start = time.perf_counter()
+        result = train_loop(params, variables, stage_loss_and_grad, n_samples, decode=decode,
+                            score=stage_score, optimizer=optimizer,
+                            learning_rate=learning_rate * factor, max_epochs=max_epochs,
+                            n_iter_no_change=n_iter_no_change,
+                            random_state=int(rng.integers(2**31)), verbose=verbose, **options)
+        params, variables = result.params, encode(result.params)
+        scores = result.validation_scores or result.loss_curve
+        total.stages.append(dict(depth=depth, trained=what,
+                                 learning_rate=learning_rate * factor,
+                                 n_epochs=result.n_epochs,
+                                 best_score=float(min(scores, default=np.nan)),
+                                 seconds=time.perf_counter() - start))
+        total.best_epoch = total.n_epochs + result.best_epoch
+        offset = total.train_seconds[-1] if total.train_seconds else 0.0
+        total.train_seconds.extend(offset + t for t in result.train_seconds)
+        for name in ("loss_curve", "validation_scores", "epoch_times"):
+            getattr(total, name).extend(getattr(result, name))
+        total.n_epochs += result.n_epochs
+        total.n_rejected += result.n_rejected
+        total.n_projected += result.n_projected
+        total.stop_reason = result.stop_reason
+        if result.stop_reason.startswith("training stopped"):  # the loss stayed NaN
+            break
+    total.params, total.final_params = params, params
+    return total
+
+
 def validation_score(score, predict, X_val, Y_val):
     """The ``score`` of :func:`train_loop` and how ``verbose`` prints it: ``score`` itself
     if given, else the NMSE in dB of ``predict(params, X_val)`` against ``Y_val`` (None
@@ -279,3 +384,13 @@ def _exploded(loss, grads, recent, factor):
     if not (np.isfinite(loss) and _finite(grads)):
         return True
     return bool(recent) and loss > factor * float(np.median(recent))
+
+
+def _layer_mask(variable, depth, new_only):
+    """1 on the entries of layer ``depth`` (``new_only``) or of layers ``1..depth``."""
+    mask = np.zeros(variable.shape)
+    if new_only:
+        mask[depth - 1] = 1.0
+    else:
+        mask[:depth] = 1.0
+    return mask

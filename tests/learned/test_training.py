@@ -9,7 +9,7 @@ import pytest
 from sparserec import nmse_db
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
 from sparserec.learned import (Adam, SISTAParams, TrainingResult, TrainingStoppedWarning,
-                               forward, train, train_loop)
+                               forward, train, train_layerwise, train_loop)
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +269,51 @@ def test_project_corrects_every_step_and_is_counted():
 
     result = toy_loop(project=project, max_epochs=20)
     assert result.final_params["w"] == 0.8 and result.n_projected > 0
+
+
+# ----------------------------------------------------------------------------------------
+# layer-wise training, on a toy layered model: y = (w_1 + ... + w_depth + c) x
+
+
+class _Toy(dict):
+    def copy(self):
+        return _Toy({name: value.copy() for name, value in self.items()})
+
+
+def _toy_problem():
+    x = np.random.default_rng(0).standard_normal(200)
+    y = 3.0 * x
+
+    def loss_and_grad(params, batch, depth):
+        gain = params["w"][:depth].sum() + params["c"][0]
+        error = gain * x[batch] - y[batch]
+        g = 2 * np.mean(error * x[batch])
+        w = np.zeros_like(params["w"])
+        w[:depth] = g
+        return float(np.mean(error**2)), {"w": w, "c": np.array([g])}
+
+    start = _Toy(w=np.array([0.1, 0.2, 0.3]), c=np.array([0.5]))
+    return start, loss_and_grad, len(x)
+
+
+@pytest.mark.parametrize("refinements", [(), (0.5, 0.1)])
+def test_layerwise_training_trains_each_new_layer_then_refines(refinements):
+    start, loss_and_grad, n = _toy_problem()
+    result = train_layerwise(start, start.copy(), loss_and_grad, n, n_layers=2,
+                             layered={"w"}, decode=lambda p, v: _Toy(v).copy(),
+                             encode=lambda p: p.copy(), refinements=refinements,
+                             learning_rate=0.05, max_epochs=20, n_iter_no_change=None,
+                             batch_size=50, random_state=0)
+    plan = [(d, what) for d in (1, 2) for what in ["new layer"] + ["all layers"] * len(
+        refinements)]
+    assert [(s["depth"], s["trained"]) for s in result.stages] == plan
+    assert result.n_epochs == 20 * len(plan) == len(result.loss_curve)
+    w, c = result.params["w"], result.params["c"]
+    assert w[2] == 0.3  # beyond n_layers: never trained
+    assert (c[0] == 0.5) == (not refinements)  # shared: trained by the refinements only
+    assert w[0] != 0.1 and w[1] != 0.2
+    # The new layer alone reaches the target at each depth.
+    gain = w[:2].sum() + c[0]
+    assert gain == pytest.approx(3.0, abs=0.05)
+    if not refinements:  # depth 1 fitted w_1 with c fixed, depth 2 then had nothing to fit
+        assert w[0] + c[0] == pytest.approx(3.0, abs=0.05)
