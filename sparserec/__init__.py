@@ -1,7 +1,7 @@
 """sparserec: sparse recovery with fast batched ISTA, FISTA and SISTA, and the SISTA-RNN."""
 
 from ._version import __version__
-from .datasets import make_sparse_sequences, paper_task, sample_image
+from .datasets import make_bernoulli_gaussian, make_sparse_sequences, paper_task, sample_image
 from .learned import SISTAParams, TrainingStoppedWarning
 from .matrices import (bernoulli_matrix, dct_dictionary, gaussian_matrix, identity_dictionary,
                        make_dictionary, paper_matrices, wavelet_dictionary)
@@ -19,23 +19,27 @@ __all__ = [
     "lipschitz_constant", "sista", "soft_threshold", "lasso", "lasso_path",
     "SpaRSAResult", "sparsa", "sista_sparsa",
     # estimators and the learned mode
-    "Lasso", "LassoCV", "SISTAParams", "SISTARegressor", "TrainingStoppedWarning", "load_model",
-    "load_pretrained",
+    "Lasso", "LassoCV", "SISTAParams", "SISTARegressor", "LISTARegressor", "LAMPRegressor",
+    "TrainingStoppedWarning", "load_model", "load_pretrained",
     # dictionaries, measurement matrices, metrics, data
     "bernoulli_matrix", "dct_dictionary", "gaussian_matrix", "identity_dictionary",
     "make_dictionary", "paper_matrices", "wavelet_dictionary",
-    "nmse_db", "psnr", "snr", "support_recovery", "sample_image", "make_sparse_sequences",
-    "paper_task",
+    "nmse_db", "psnr", "snr", "support_recovery", "sample_image", "make_bernoulli_gaussian",
+    "make_sparse_sequences", "paper_task",
     # approximate message passing, phase transitions and their theory
     "AMPResult", "amp", "PhaseTransition", "donoho_tanner_rho", "load_phase_transition",
     "minimax_threshold", "phase_transition", "recovery_success",
 ]
 
 
+_ESTIMATORS = ("Lasso", "LassoCV", "SISTARegressor", "LISTARegressor", "LAMPRegressor",
+               "load_model", "load_pretrained")
+
+
 def __getattr__(name):
     # The estimators need scikit-learn, whose import takes most of a second: load them on
     # first use, so that the command line and the functional API start fast.
-    if name in ("Lasso", "LassoCV", "SISTARegressor", "load_model", "load_pretrained"):
+    if name in _ESTIMATORS:
         from . import estimators
 
         return getattr(estimators, name)

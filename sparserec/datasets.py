@@ -1,6 +1,8 @@
 """Data for examples, demos and tests.
 
 - :func:`sample_image`: one small grey natural image that ships with sparserec.
+- :func:`make_bernoulli_gaussian`: the standard compressed-sensing problem of the AMP
+  literature (Bernoulli-Gaussian codes, a Gaussian matrix, noise at a given SNR).
 - :func:`make_sparse_sequences`: synthetic sequences of sparse codes that evolve slowly
   under a transition, for quick tests.
 - :func:`paper_task`: the SISTA-RNN paper's sequential compressed-sensing task, built from
@@ -17,7 +19,7 @@ import numpy as np
 from ._validation import check_choice
 from .matrices import bernoulli_matrix, paper_matrices, wavelet_dictionary
 
-__all__ = ["sample_image", "make_sparse_sequences", "perturbed_dictionary", "paper_task",
+__all__ = ["sample_image", "make_bernoulli_gaussian", "make_sparse_sequences", "perturbed_dictionary", "paper_task",
            "PaperTask", "natural_images", "DEFAULT_VALIDATION_IMAGES", "DEFAULT_TEST_IMAGES"]
 
 #: Natural photographs bundled with scikit-image (``skimage.data``) and scikit-learn.
@@ -62,6 +64,53 @@ def sample_image(name="china"):
 
 # ----------------------------------------------------------------------------------------
 # synthetic sequences
+
+
+def make_bernoulli_gaussian(n_samples, A=None, *, n_features=500, n_measurements=250,
+                            sparsity=0.1, snr_db=40.0, random_state=None):
+    """Bernoulli-Gaussian codes measured by a Gaussian matrix, with white noise.
+
+    The standard problem of the AMP literature (e.g. Borgerding, Schniter and Rangan, 2017):
+    every entry of a code is nonzero with probability ``sparsity``, with a standard normal
+    value; ``A`` has i.i.d. N(0, 1/M) entries (:func:`sparserec.gaussian_matrix`); the
+    noise is white and Gaussian, scaled so that ``||A H^T||^2 / ||noise||^2`` over the whole
+    batch is ``10^(snr_db / 10)``.
+
+    Parameters
+    ----------
+    n_samples : int
+    A : ndarray of shape (M, N), optional
+        The measurement matrix; default a new Gaussian one of shape
+        (``n_measurements``, ``n_features``), drawn first from ``random_state``.
+    n_features, n_measurements : int, default=500, 250
+        N and M, when ``A`` is not given.
+    sparsity : float, default=0.1
+        The probability of a nonzero.
+    snr_db : float or None, default=40.0
+        None: no noise.
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, M)
+        Measurements ``x = A h + noise``.
+    H : ndarray of shape (n_samples, N)
+        Codes.
+    A : ndarray of shape (M, N)
+    """
+    from .matrices import gaussian_matrix
+
+    rng = np.random.default_rng(random_state)
+    if A is None:
+        A = gaussian_matrix(n_measurements, n_features, random_state=rng)
+    A = np.asarray(A, dtype=np.float64)
+    H = rng.standard_normal((n_samples, A.shape[1])) * (rng.random((n_samples, A.shape[1]))
+                                                        < sparsity)
+    X = H @ A.T
+    if snr_db is not None:
+        noise = rng.standard_normal(X.shape)
+        X += noise * (np.linalg.norm(X) / np.linalg.norm(noise) * 10 ** (-snr_db / 20))
+    return X, H, A
 
 
 def make_sparse_sequences(n_sequences, n_steps=16, n_features=16, n_measurements=12,

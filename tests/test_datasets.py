@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sparserec import dct_dictionary, sample_image
+from sparserec import dct_dictionary, make_bernoulli_gaussian, sample_image
 from sparserec.datasets import (make_sparse_sequences, paper_task, perturbed_dictionary)
 from sparserec.io import read_data
 
@@ -137,3 +137,16 @@ def test_natural_images_are_grey_8_bit():
         assert image.ndim == 2 and 0 <= image.min() and 100 < image.max() <= 255
     with pytest.raises(ValueError, match="unknown image"):
         natural_images(["nope"])
+
+
+def test_make_bernoulli_gaussian_has_the_asked_sparsity_and_snr():
+    X, H, A = make_bernoulli_gaussian(400, n_features=200, n_measurements=100, sparsity=0.2,
+                                      snr_db=20.0, random_state=0)
+    assert X.shape == (400, 100) and H.shape == (400, 200) and A.shape == (100, 200)
+    assert np.mean(H != 0) == pytest.approx(0.2, abs=0.01)
+    noise = X - H @ A.T
+    assert 10 * np.log10(np.sum((H @ A.T) ** 2) / np.sum(noise**2)) == pytest.approx(20.0)
+    # A given matrix is used as is; no noise without an SNR.
+    X2, H2, A2 = make_bernoulli_gaussian(5, A, snr_db=None, random_state=1)
+    np.testing.assert_array_equal(A2, A)
+    np.testing.assert_allclose(X2, H2 @ A.T)

@@ -257,8 +257,8 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
 
 def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, layered,
                     decode, encode, score=None, refinements=(0.5, 0.1), learning_rate=1e-3,
-                    optimizer="adam", max_epochs=100, n_iter_no_change=5, verbose=False,
-                    **options):
+                    optimizer="adam", max_epochs=100, n_iter_no_change=5, on_depth=None,
+                    verbose=False, **options):
     """Train an unfolded network layer by layer, as Borgerding, Schniter and Rangan do.
 
     For every depth ``d = 1 .. n_layers``, one stage trains the parameters of the new layer
@@ -295,6 +295,9 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
         Per stage.
     n_iter_no_change : int or None, default=5
         Per stage: ends it after this many epochs without improvement.
+    on_depth : callable, optional
+        ``on_depth(params, depth)`` when the stages of a depth are done, with their best
+        parameters: e.g. to measure the network of every depth on test data.
     verbose : bool, default=False
     **options
         Passed to every :func:`train_loop` (``batch_size``, ``random_state``, ...).
@@ -311,7 +314,7 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
     stages = [(depth, what, factor) for depth in range(1, n_layers + 1)
               for what, factor in [("new layer", 1.0)]
               + [("all layers", factor) for factor in refinements]]
-    for depth, what, factor in stages:
+    for index, (depth, what, factor) in enumerate(stages):
         masks = {name: _layer_mask(variables[name], depth, what == "new layer")
                  for name in layered}
         if what == "all layers":
@@ -350,6 +353,9 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
         total.stop_reason = result.stop_reason
         if result.stop_reason.startswith("training stopped"):  # the loss stayed NaN
             break
+        last_of_depth = index + 1 == len(stages) or stages[index + 1][0] != depth
+        if on_depth is not None and last_of_depth:
+            on_depth(params, depth)
     total.params, total.final_params = params, params
     return total
 

@@ -299,7 +299,9 @@ def _toy_problem():
 @pytest.mark.parametrize("refinements", [(), (0.5, 0.1)])
 def test_layerwise_training_trains_each_new_layer_then_refines(refinements):
     start, loss_and_grad, n = _toy_problem()
+    depths = []
     result = train_layerwise(start, start.copy(), loss_and_grad, n, n_layers=2,
+                             on_depth=lambda params, depth: depths.append(depth),
                              layered={"w"}, decode=lambda p, v: _Toy(v).copy(),
                              encode=lambda p: p.copy(), refinements=refinements,
                              learning_rate=0.05, max_epochs=20, n_iter_no_change=None,
@@ -308,6 +310,7 @@ def test_layerwise_training_trains_each_new_layer_then_refines(refinements):
         refinements)]
     assert [(s["depth"], s["trained"]) for s in result.stages] == plan
     assert result.n_epochs == 20 * len(plan) == len(result.loss_curve)
+    assert depths == [1, 2]
     w, c = result.params["w"], result.params["c"]
     assert w[2] == 0.3  # beyond n_layers: never trained
     assert (c[0] == 0.5) == (not refinements)  # shared: trained by the refinements only
