@@ -196,66 +196,88 @@ def _softplus(x):
 
 
 @njit(cache=True, nogil=True)
-def bg_all(r, sigma, th0, th1):
-    """The Bernoulli-Gaussian posterior mean, its r-derivative, and their partial
-    derivatives in sigma and theta, for one entry, in float64.
+def bg_row(sigma, th0, th1):
+    """What the Bernoulli-Gaussian denoiser needs of one row's noise level, in float64:
+    ``(1 / sigma, g, 1 - g, theta_1 - log(1 + nu / s) / 2)`` with ``g = nu / (nu + s)``,
+    ``s = sigma^2``, in logistic and softplus forms."""
+    sigma = float(sigma)
+    dlog = th0 - 2.0 * math.log(sigma)  # log(nu / s)
+    return (1.0 / sigma, _logistic(dlog), _logistic(-dlog), th1 - 0.5 * _softplus(dlog))
+
+
+@njit(cache=True, nogil=True)
+def _posterior(u):
+    """``(p, 1 - p)`` for the log-odds ``u``, with one exponential."""
+    if u >= 0:
+        e = math.exp(-u)
+        return 1.0 / (1.0 + e), e / (1.0 + e)
+    e = math.exp(u)
+    return e / (1.0 + e), 1.0 / (1.0 + e)
+
+
+@njit(cache=True, nogil=True)
+def bg_entry(r, inv, g, omg, c):
+    """The posterior mean and its r-derivative for one entry, given :func:`bg_row`'s."""
+    r = float(r)
+    a = r * inv
+    w = g * a * a  # r^2 nu / (s (nu + s))
+    u = c + 0.5 * w  # the posterior log-odds of a nonzero
+    if not u <= U_SATURATED:  # certainly nonzero (also w infinite): eta = g r
+        return g * r, g
+    if u < -U_SATURATED:  # certainly zero
+        return 0.0, 0.0
+    p, q = _posterior(u)
+    return p * g * r, g * p + g * w * p * q
+
+
+@njit(cache=True, nogil=True)
+def bg_entry_grads(r, inv, g, omg, c):
+    """The posterior mean, its r-derivative, and their partial derivatives in sigma and
+    theta for one entry, given :func:`bg_row`'s.
 
     Returns ``(eta, d, eta_sigma, eta_t0, eta_t1, d_r, d_sigma, d_t0, d_t1)`` where ``d =
     deta/dr``. See :mod:`sparserec.learned.lamp` (Notes) for the formulas.
     """
     r = float(r)
-    sigma = float(sigma)
-    dlog = th0 - 2.0 * math.log(sigma)  # log(nu / s), s = sigma^2
-    g = _logistic(dlog)  # nu / (nu + s)
-    omg = _logistic(-dlog)  # s / (nu + s)
     gg = g * omg  # dg/dtheta0; dg/dsigma = -2 gg / sigma
-    a = r / sigma
-    w = g * a * a  # r^2 nu / (s (nu + s))
-    u = th1 - 0.5 * _softplus(dlog) + 0.5 * w  # posterior log-odds of a nonzero
-    if not u <= U_SATURATED:  # certainly nonzero (also w infinite): eta = g r
-        eta_s = -2.0 * gg * a
-        return (g * r, g, eta_s, gg * r, 0.0, 0.0, -2.0 * gg / sigma, gg, 0.0)
-    if u < -U_SATURATED:  # certainly zero
+    a = r * inv
+    w = g * a * a
+    u = c + 0.5 * w
+    if not u <= U_SATURATED:
+        return (g * r, g, -2.0 * gg * a, gg * r, 0.0, 0.0, -2.0 * gg * inv, gg, 0.0)
+    if u < -U_SATURATED:
         return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    p = _logistic(u)
-    q = _logistic(-u)  # 1 - p
+    p, q = _posterior(u)
     P = p * q  # dp/du
-    eta = p * g * r
-    d = g * p + g * w * P
-    # partial derivatives of u, g and w in sigma, theta0 (theta1: u only, 1)
-    u_s = (g - w * (1.0 + omg)) / sigma
+    wP = w * P
+    # partial derivatives of u, g and w in sigma, theta0 (in theta1: u's only, 1)
+    u_s = (g - w * (1.0 + omg)) * inv
     u_0 = 0.5 * (w * omg - g)
-    g_s = -2.0 * gg / sigma
-    w_s = -2.0 * w * (1.0 + omg) / sigma
+    g_s = -2.0 * gg * inv
+    w_s = -2.0 * w * (1.0 + omg) * inv
     w_0 = w * omg
-    eta_s = r * (g * P * u_s + p * g_s)
-    eta_0 = r * (g * P * u_0 + p * gg)
-    eta_1 = r * g * P
-    f = 1.0 + w * (q - p)
     gP = g * P
-    d_r = g * gP * (a / sigma) * (3.0 + w * (q - p))
-    d_s = g_s * (p + w * P) + gP * (u_s * f + w_s)
-    d_0 = gg * (p + w * P) + gP * (u_0 * f + w_0)
-    d_1 = gP * f
-    return (eta, d, eta_s, eta_0, eta_1, d_r, d_s, d_0, d_1)
+    eta_s = r * (gP * u_s + p * g_s)
+    eta_0 = r * (gP * u_0 + p * gg)
+    f = 1.0 + w * (q - p)
+    d_r = g * gP * (a * inv) * (2.0 + f)
+    d_s = g_s * (p + wP) + gP * (u_s * f + w_s)
+    d_0 = gg * (p + wP) + gP * (u_0 * f + w_0)
+    return (p * g * r, g * p + g * wP, eta_s, eta_0, r * gP, d_r, d_s, d_0, gP * f)
+
+
+@njit(cache=True, nogil=True)
+def bg_all(r, sigma, th0, th1):
+    """:func:`bg_entry_grads` for one entry and its row's ``sigma`` and ``theta``."""
+    inv, g, omg, c = bg_row(sigma, th0, th1)
+    return bg_entry_grads(r, inv, g, omg, c)
 
 
 @njit(cache=True, nogil=True)
 def bg_value(r, sigma, th0, th1):
     """The posterior mean and its r-derivative only (the forward pass)."""
-    r = float(r)
-    sigma = float(sigma)
-    dlog = th0 - 2.0 * math.log(sigma)
-    g = _logistic(dlog)
-    a = r / sigma
-    w = g * a * a
-    u = th1 - 0.5 * _softplus(dlog) + 0.5 * w
-    if not u <= U_SATURATED:
-        return g * r, g
-    if u < -U_SATURATED:
-        return 0.0, 0.0
-    p = _logistic(u)
-    return p * g * r, g * p + g * w * p * _logistic(-u)
+    inv, g, omg, c = bg_row(sigma, th0, th1)
+    return bg_entry(r, inv, g, omg, c)
 
 
 @njit(cache=True, nogil=True)
@@ -264,12 +286,12 @@ def bg_layer(Hprev, Z, sigma, th0, th1, M, R, H, b):
     eta'(R)_j / M`` per row."""
     B, N = Z.shape
     for i in range(B):
-        s = sigma[i]
+        inv, g, omg, c = bg_row(sigma[i], th0, th1)
         acc = 0.0
         for j in range(N):
             r = Hprev[i, j] + Z[i, j]
             R[i, j] = r
-            e, d = bg_value(r, s, th0, th1)
+            e, d = bg_entry(r, inv, g, omg, c)
             H[i, j] = e
             acc += d
         b[i] = acc / M
@@ -283,12 +305,12 @@ def bg_layer_backward(Hbar, Tmp, subtract, R, sigma, th0, th1, b_bar, M, Rbar, s
     g0 = 0.0
     g1 = 0.0
     for i in range(B):
-        s = sigma[i]
+        inv, gr, omg, c = bg_row(sigma[i], th0, th1)
         k = b_bar[i] / M
         acc_s = 0.0
         for j in range(N):
             g = Hbar[i, j] - Tmp[i, j] if subtract else Hbar[i, j]
-            _, d, e_s, e_0, e_1, d_r, d_s, d_0, d_1 = bg_all(R[i, j], s, th0, th1)
+            _, d, e_s, e_0, e_1, d_r, d_s, d_0, d_1 = bg_entry_grads(R[i, j], inv, gr, omg, c)
             Rbar[i, j] = g * d + k * d_r
             acc_s += g * e_s + k * d_s
             g0 += g * e_0 + k * d_0

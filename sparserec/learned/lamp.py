@@ -75,6 +75,7 @@ import numpy as np
 from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
+from ._rows import by_rows
 
 __all__ = ["LAMPParams", "forward", "loss_and_grad", "DENOISERS", "FLOOR"]
 
@@ -239,15 +240,14 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
         Bt = Bs[0 if tied else t]
         th0, th1 = theta[t]
         if soft:
-            g_theta[t] = kernels.soft_layer_backward(
-                Hbar, Tmp, subtract, R[t], sig[t], dtype.type(th0), dtype.type(th1), b_bar,
-                M, Rbar[t], sigma_bar)
+            kernel, th0, th1 = kernels.soft_layer_backward, dtype.type(th0), dtype.type(th1)
         else:
-            g_theta[t] = kernels.bg_layer_backward(Hbar, Tmp, subtract, R[t], sig[t], th0,
-                                                   th1, b_bar, M, Rbar[t], sigma_bar)
+            kernel = kernels.bg_layer_backward
+        g_theta[t] = by_rows(kernel, Bn, (1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1), Hbar, Tmp,
+                             subtract, R[t], sig[t], th0, th1, b_bar, M, Rbar[t], sigma_bar)
         np.dot(Rbar[t], Bt, out=W)
-        kernels.lamp_residual_backward(W, carry, sigma_bar, V[t], sig[t], bco[t],
-                                       V[t - 1] if t else first, floor, Vbar, b_bar)
+        by_rows(kernels.lamp_residual_backward, Bn, (1, 1, 1, 1, 1, 1, 1, 0, 1, 1), W, carry,
+                sigma_bar, V[t], sig[t], bco[t], V[t - 1] if t else first, floor, Vbar, b_bar)
         if not tied:
             gB[t] = Rbar[t].T @ V[t]
         if t:
@@ -281,19 +281,21 @@ def _forward(net, store):
     first = np.empty((0, M), dtype)
     for t in range(n):
         i, o = (t, t + 1) if store else (t % 2, (t + 1) % 2)
+        rows = (1, 1, 1, 1, 0, 1, 1)
         if t == 0:
-            kernels.lamp_residual(X, X, bco[i], first, floor, V[i], sig[i])
+            by_rows(kernels.lamp_residual, Bn, rows, X, X, bco[i], first, floor, V[i], sig[i])
         else:
             np.dot(H[i], A.T, out=P)
-            kernels.lamp_residual(X, P, bco[i], V[o if not store else t - 1], floor, V[i],
-                                  sig[i])
+            by_rows(kernels.lamp_residual, Bn, rows, X, P, bco[i],
+                    V[o if not store else t - 1], floor, V[i], sig[i])
         np.dot(V[i], Bs[0 if Bs.shape[0] == 1 else t].T, out=Z)
         th0, th1 = theta[t]
         if soft:
-            kernels.soft_layer(H[i], Z, sig[i], dtype.type(th0), dtype.type(th1), M, R[i],
-                               H[o], bco[o])
+            kernel, th0, th1 = kernels.soft_layer, dtype.type(th0), dtype.type(th1)
         else:
-            kernels.bg_layer(H[i], Z, sig[i], th0, th1, M, R[i], H[o], bco[o])
+            kernel = kernels.bg_layer
+        by_rows(kernel, Bn, (1, 1, 1, 0, 0, 0, 1, 1, 1), H[i], Z, sig[i], th0, th1, M, R[i],
+                H[o], bco[o])
     if store:
         return H, V, R, sig, bco
     return (H[n % 2],)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validation import check_array, check_dtype, check_int, float_dtype
 from . import _unfolded_kernels as kernels
+from ._rows import by_rows
 
 __all__ = ["LISTAParams", "forward", "loss_and_grad"]
 
@@ -141,7 +142,7 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     gc = np.zeros((Bn, N), dtype)  # dL/d(B x), summed over the layers
     g_theta = np.zeros(params.n_layers)
     for k in range(n - 1, -1, -1):
-        gt = kernels.lista_layer_backward(G, H[k], DZ[k], gc)
+        gt = by_rows(kernels.lista_layer_backward, Bn, (1, 1, 1, 1), G, H[k], DZ[k], gc)
         g_theta[k] = gt if theta[k] > 0 else 0.0
         if k > 0:
             G = DZ[k] @ S
@@ -163,12 +164,14 @@ def _forward(X, n, weights, store):
     C = X @ B.T
     H = np.empty((n if store else 1, X.shape[0], N), dtype)
     h = H[0]
-    kernels.lista_layer(C, C, False, dtype.type(max(theta[0], 0.0)), h)
+    rows = (1, 1, 0, 0, 1)
+    by_rows(kernels.lista_layer, len(X), rows, C, C, False, dtype.type(max(theta[0], 0.0)), h)
     P = np.empty_like(C)
     for k in range(1, n):
         np.dot(h, S.T, out=P)
         out = H[k] if store else h
-        kernels.lista_layer(C, P, True, dtype.type(max(theta[k], 0.0)), out)
+        by_rows(kernels.lista_layer, len(X), rows, C, P, True,
+                dtype.type(max(theta[k], 0.0)), out)
         h = out
     return H if store else H[:1]
 
