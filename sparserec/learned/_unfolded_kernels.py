@@ -14,6 +14,7 @@ and large parameters (:func:`bg_all`).
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ..solvers._base_kernels import soft
@@ -317,3 +318,64 @@ def bg_layer_backward(Hbar, Tmp, subtract, R, sigma, th0, th1, b_bar, M, Rbar, s
             g1 += g * e_1 + k * d_1
         sigma_bar[i] = acc_s
     return g0, g1
+
+
+# ----------------------------------------------------------------------------------------
+# Products with sparse codes (LISTA), their zero entries skipped
+
+
+@njit(cache=True, nogil=True)
+def sparse_times(Hs, Mat, out):
+    """``out = Hs @ Mat`` for a ``Hs`` (B, N) of mostly zero entries: per row, the rows of
+    ``Mat`` (N, P) of its nonzero entries, four at a time."""
+    B, N = Hs.shape
+    P = Mat.shape[1]
+    idx = np.empty(N, np.int64)
+    for b in range(B):
+        n = 0
+        for j in range(N):
+            if Hs[b, j] != 0:
+                idx[n] = j
+                n += 1
+        o = out[b]
+        o[:] = 0
+        k = 0
+        while k + 4 <= n:
+            j0, j1, j2, j3 = idx[k], idx[k + 1], idx[k + 2], idx[k + 3]
+            a0, a1, a2, a3 = Hs[b, j0], Hs[b, j1], Hs[b, j2], Hs[b, j3]
+            m0, m1, m2, m3 = Mat[j0], Mat[j1], Mat[j2], Mat[j3]
+            for c in range(P):
+                o[c] += a0 * m0[c] + a1 * m1[c] + a2 * m2[c] + a3 * m3[c]
+            k += 4
+        while k < n:
+            j0 = idx[k]
+            a0 = Hs[b, j0]
+            m0 = Mat[j0]
+            for c in range(P):
+                o[c] += a0 * m0[c]
+            k += 1
+
+
+@njit(cache=True, nogil=True)
+def sparse_outer(D, Hs):
+    """``D^T Hs`` for two (B, N) arrays of mostly zero entries, in float64: per row, the
+    outer product of their nonzero entries."""
+    B, N = Hs.shape
+    out = np.zeros((N, N))
+    cols = np.empty(N, np.int64)
+    for b in range(B):
+        n = 0
+        for j in range(N):
+            if Hs[b, j] != 0:
+                cols[n] = j
+                n += 1
+        if n == 0:
+            continue
+        for i in range(N):
+            d = D[b, i]
+            if d != 0:
+                row = out[i]
+                for k in range(n):
+                    j = cols[k]
+                    row[j] += d * Hs[b, j]
+    return out

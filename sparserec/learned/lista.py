@@ -11,7 +11,10 @@ the network is K iterations of ISTA with step ``1 / L``.
 
 Signals are the rows of a batch, (B, M) in and (B, N) out. The products over the batch are
 BLAS's; the element-wise work of each layer (the threshold forward, its backward with the
-threshold's gradient) is one numba pass (:mod:`sparserec.learned._unfolded_kernels`).
+threshold's gradient) is one numba pass (:mod:`sparserec.learned._unfolded_kernels`). When
+fewer than :data:`SPARSE_DENSITY` of the codes are nonzero, the products with them (``S
+h_k`` forward; ``dL/dz_k S`` and ``sum_k dL/dz_k^T h_k`` back, whose ``dL/dz_k`` is zero
+where ``h_{k+1}`` is) skip their zero entries, which autograd cannot know of.
 """
 
 from dataclasses import dataclass
@@ -26,6 +29,10 @@ __all__ = ["LISTAParams", "forward", "loss_and_grad"]
 
 #: The trained parameters.
 PARAMETERS = ("B", "S", "theta")
+
+#: Below this fraction of nonzero codes, the products with the codes skip their zeros
+#: (numba kernels) instead of BLAS's dense products.
+SPARSE_DENSITY = 0.1
 
 
 @dataclass
@@ -132,7 +139,8 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     Y = np.asarray(Y, dtype)
     S, _, theta, _ = weights
     Bn, N = Y.shape
-    H = _forward(X, n, weights, store=True)  # H[k] = h_{k+1}
+    H, counts = _forward(X, n, weights, store=True)  # H[k] = h_{k+1}
+    sparse = [c < SPARSE_DENSITY * H[0].size for c in counts]
     residual = H[n - 1] - Y
     r64 = residual.ravel().astype(np.float64)
     loss = float(np.dot(r64, r64)) / (Bn * N)
@@ -144,11 +152,19 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     for k in range(n - 1, -1, -1):
         gt = by_rows(kernels.lista_layer_backward, Bn, (1, 1, 1, 1), G, H[k], DZ[k], gc)
         g_theta[k] = gt if theta[k] > 0 else 0.0
-        if k > 0:
-            G = DZ[k] @ S
+        if k > 0:  # dz_k is zero where h_{k+1} is
+            if sparse[k]:
+                G = np.empty_like(G)
+                by_rows(kernels.sparse_times, Bn, (1, 0, 1), DZ[k], S, G)
+            else:
+                G = DZ[k] @ S
     gS = np.zeros((N, N))
-    if n > 1:  # one product over all layers: sum_k dz_k^T h_k
-        gS[...] = DZ[1:].reshape(-1, N).T @ H[:n - 1].reshape(-1, N)
+    dense = [k for k in range(1, n) if not (sparse[k] and sparse[k - 1])]
+    if dense:  # one product over those layers: sum_k dz_k^T h_k
+        gS += DZ[dense].reshape(-1, N).T @ H[[k - 1 for k in dense]].reshape(-1, N)
+    for k in range(1, n):
+        if k not in dense:
+            gS += by_rows(kernels.sparse_outer, Bn, (1, 1), DZ[k], H[k - 1])
     gB = gc.T @ X
     return loss, {"B": np.asarray(gB, np.float64), "S": gS, "theta": g_theta}
 
@@ -158,22 +174,30 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
 
 
 def _forward(X, n, weights, store):
-    """The codes of layers 1..n, (n, B, N) when ``store``, else the last one (1, B, N)."""
+    """The codes of layers 1..n, (n, B, N) with their counts of nonzero entries when
+    ``store``, else the last one (1, B, N)."""
     S, B, theta, dtype = weights
     N = S.shape[0]
     C = X @ B.T
     H = np.empty((n if store else 1, X.shape[0], N), dtype)
     h = H[0]
     rows = (1, 1, 0, 0, 1)
-    by_rows(kernels.lista_layer, len(X), rows, C, C, False, dtype.type(max(theta[0], 0.0)), h)
+    nnz = by_rows(kernels.lista_layer, len(X), rows, C, C, False,
+                  dtype.type(max(theta[0], 0.0)), h)
     P = np.empty_like(C)
+    ST = np.ascontiguousarray(S.T) if n > 1 else S
+    counts = [nnz]  # the nonzero codes of every layer
     for k in range(1, n):
-        np.dot(h, S.T, out=P)
+        if nnz >= SPARSE_DENSITY * h.size:
+            np.dot(h, S.T, out=P)
+        else:
+            by_rows(kernels.sparse_times, len(X), (1, 0, 1), h, ST, P)
         out = H[k] if store else h
-        by_rows(kernels.lista_layer, len(X), rows, C, P, True,
-                dtype.type(max(theta[k], 0.0)), out)
+        nnz = by_rows(kernels.lista_layer, len(X), rows, C, P, True,
+                      dtype.type(max(theta[k], 0.0)), out)
         h = out
-    return H if store else H[:1]
+        counts.append(nnz)
+    return (H, counts) if store else H[:1]
 
 
 def _check(params, X, Y, n_layers, dtype):

@@ -170,3 +170,23 @@ def test_bad_inputs_are_refused(problem):
     bad.B[0, 0] = np.inf
     with pytest.raises(ValueError, match="params.B contains NaN or Inf"):
         lista.loss_and_grad(bad, X, Y)
+
+
+@pytest.mark.parametrize("rows", [B, 300])
+def test_sparse_products_and_threads_give_the_dense_results(problem, monkeypatch, rows):
+    A, X, Y = problem
+    rng = np.random.default_rng(3)
+    X = np.concatenate([X, rng.standard_normal((rows - B, M))]) if rows > B else X
+    Y = np.concatenate([Y, rng.standard_normal((rows - B, N))]) if rows > B else Y
+    params = _perturbed(A)
+    params.theta[1:] *= 4  # sparser codes in the later layers: mixed paths
+    monkeypatch.setattr(lista, "SPARSE_DENSITY", 0.0)  # BLAS only
+    loss, grads = lista.loss_and_grad(params, X, Y)
+    h = lista.forward(params, X)
+    for density in (0.3, 1.1):
+        monkeypatch.setattr(lista, "SPARSE_DENSITY", density)
+        np.testing.assert_allclose(lista.forward(params, X), h, rtol=1e-12, atol=1e-14)
+        other_loss, other = lista.loss_and_grad(params, X, Y)
+        assert other_loss == pytest.approx(loss, rel=1e-12)
+        for name in lista.PARAMETERS:
+            np.testing.assert_allclose(other[name], grads[name], rtol=1e-10, atol=1e-14)
