@@ -1,0 +1,225 @@
+"""LISTA: ISTA unfolded into K layers with learned weights.
+
+The learned ISTA of Gregor and LeCun (*Learning fast approximations of sparse coding*,
+ICML 2010): K layers that share one pair of matrices, each with its own threshold::
+
+    h_0 = 0,    h_{k+1} = soft(B x + S h_k; theta_k),    k = 0..K-1,
+
+so that ``h_1 = soft(B x; theta_0)``. The thresholds act as ``max(theta_k, 0)``. With
+``B = A^T / L``, ``S = I - A^T A / L`` and ``theta_k = lam / L`` (:meth:`LISTAParams.initial`)
+the network is K iterations of ISTA with step ``1 / L``.
+
+Signals are the rows of a batch, (B, M) in and (B, N) out. The products over the batch are
+BLAS's; the element-wise work of each layer (the threshold forward, its backward with the
+threshold's gradient) is one numba pass (:mod:`sparserec.learned._unfolded_kernels`). When
+fewer than :data:`SPARSE_DENSITY` of the codes are nonzero, the products with them (``S
+h_k`` forward; ``dL/dz_k S`` and ``sum_k dL/dz_k^T h_k`` back, whose ``dL/dz_k`` is zero
+where ``h_{k+1}`` is) skip their zero entries, which autograd cannot know of.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_array, check_dtype, check_int, float_dtype
+from . import _unfolded_kernels as kernels
+from ._rows import by_rows
+
+__all__ = ["LISTAParams", "forward", "loss_and_grad"]
+
+#: The trained parameters.
+PARAMETERS = ("B", "S", "theta")
+
+#: Below this fraction of nonzero codes, the products with the codes skip their zeros
+#: (numba kernels) instead of BLAS's dense products.
+SPARSE_DENSITY = 0.1
+
+
+@dataclass
+class LISTAParams:
+    """The parameters of a K-layer LISTA network.
+
+    Attributes
+    ----------
+    B : ndarray of shape (N, M)
+        Input matrix.
+    S : ndarray of shape (N, N)
+        Mutual inhibition, shared by the layers.
+    theta : ndarray of shape (K,)
+        The thresholds of the layers (used as ``max(theta_k, 0)``).
+    """
+
+    B: np.ndarray
+    S: np.ndarray
+    theta: np.ndarray
+
+    @classmethod
+    def initial(cls, A, n_layers, *, lam=0.1):
+        """The parameters with which LISTA is ISTA for the lasso with penalty ``lam``.
+
+        ``L = 1.001 ||A||_2^2``, ``B = A^T / L``, ``S = I - A^T A / L``, ``theta_k = lam / L``.
+
+        Parameters
+        ----------
+        A : array_like of shape (M, N)
+            Measurement matrix.
+        n_layers : int
+            K.
+        lam : float, default=0.1
+            The lasso's penalty.
+
+        Returns
+        -------
+        LISTAParams
+        """
+        A = check_array(A, "A", ndim=2, dtype=np.float64)
+        K = check_int(n_layers, "n_layers", low=1)
+        L = 1.001 * float(np.linalg.norm(A, 2)) ** 2
+        if L == 0.0:
+            raise ValueError("A is zero: nothing can be recovered")
+        N = A.shape[1]
+        return cls(B=A.T / L, S=np.eye(N) - A.T @ A / L, theta=np.full(K, float(lam) / L))
+
+    @property
+    def n_layers(self):
+        """K."""
+        return int(np.shape(self.theta)[0])
+
+    def copy(self):
+        """A deep copy, in float64."""
+        return LISTAParams(**{name: np.array(getattr(self, name), dtype=np.float64)
+                              for name in PARAMETERS})
+
+
+def forward(params, X, *, n_layers=None, dtype=None):
+    """The codes after the first ``n_layers`` layers.
+
+    Parameters
+    ----------
+    params : LISTAParams
+    X : array_like of shape (B, M)
+        Measurements, one signal per row.
+    n_layers : int, optional
+        Layers to run, 1 to K (default K).
+    dtype : {float32, float64}, optional
+        Default that of ``X`` (float64 unless float32).
+
+    Returns
+    -------
+    ndarray of shape (B, N), of ``dtype``
+    """
+    X, n, dtype, weights = _check(params, X, None, n_layers, dtype)
+    return _forward(X, n, weights, store=False)[-1]
+
+
+def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
+    """The mean squared error of the codes and its gradients in every parameter.
+
+    The loss is ``sum (h_n - Y)^2 / (B N)``, as for the package's other networks.
+
+    Parameters
+    ----------
+    params : LISTAParams
+    X : array_like of shape (B, M)
+    Y : array_like of shape (B, N)
+        The target codes.
+    n_layers : int, optional
+        Train the first ``n_layers`` layers only (default K); the thresholds of the others
+        get zero gradients.
+    dtype : {float32, float64}, optional
+        Default that of ``X``.
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        float64 gradients 'B' (N, M), 'S' (N, N) and 'theta' (K,).
+    """
+    X, n, dtype, weights = _check(params, X, Y, n_layers, dtype)
+    Y = np.asarray(Y, dtype)
+    S, _, theta, _ = weights
+    Bn, N = Y.shape
+    H, counts = _forward(X, n, weights, store=True)  # H[k] = h_{k+1}
+    sparse = [c < SPARSE_DENSITY * H[0].size for c in counts]
+    residual = H[n - 1] - Y
+    r64 = residual.ravel().astype(np.float64)
+    loss = float(np.dot(r64, r64)) / (Bn * N)
+
+    G = residual * dtype.type(2.0 / (Bn * N))  # dL/dh_n
+    DZ = np.empty((n, Bn, N), dtype)
+    gc = np.zeros((Bn, N), dtype)  # dL/d(B x), summed over the layers
+    g_theta = np.zeros(params.n_layers)
+    for k in range(n - 1, -1, -1):
+        gt = by_rows(kernels.lista_layer_backward, Bn, (1, 1, 1, 1), G, H[k], DZ[k], gc)
+        g_theta[k] = gt if theta[k] > 0 else 0.0
+        if k > 0:  # dz_k is zero where h_{k+1} is
+            if sparse[k]:
+                G = np.empty_like(G)
+                by_rows(kernels.sparse_times, Bn, (1, 0, 1), DZ[k], S, G)
+            else:
+                G = DZ[k] @ S
+    gS = np.zeros((N, N))
+    dense = [k for k in range(1, n) if not (sparse[k] and sparse[k - 1])]
+    if dense:  # one product over those layers: sum_k dz_k^T h_k
+        gS += DZ[dense].reshape(-1, N).T @ H[[k - 1 for k in dense]].reshape(-1, N)
+    for k in range(1, n):
+        if k not in dense:
+            gS += by_rows(kernels.sparse_outer, Bn, (1, 1), DZ[k], H[k - 1])
+    gB = gc.T @ X
+    return loss, {"B": np.asarray(gB, np.float64), "S": gS, "theta": g_theta}
+
+
+# ----------------------------------------------------------------------------------------
+# internals
+
+
+def _forward(X, n, weights, store):
+    """The codes of layers 1..n, (n, B, N) with their counts of nonzero entries when
+    ``store``, else the last one (1, B, N)."""
+    S, B, theta, dtype = weights
+    N = S.shape[0]
+    C = X @ B.T
+    H = np.empty((n if store else 1, X.shape[0], N), dtype)
+    h = H[0]
+    rows = (1, 1, 0, 0, 1)
+    nnz = by_rows(kernels.lista_layer, len(X), rows, C, C, False,
+                  dtype.type(max(theta[0], 0.0)), h)
+    P = np.empty_like(C)
+    ST = np.ascontiguousarray(S.T) if n > 1 else S
+    counts = [nnz]  # the nonzero codes of every layer
+    for k in range(1, n):
+        if nnz >= SPARSE_DENSITY * h.size:
+            np.dot(h, S.T, out=P)
+        else:
+            by_rows(kernels.sparse_times, len(X), (1, 0, 1), h, ST, P)
+        out = H[k] if store else h
+        nnz = by_rows(kernels.lista_layer, len(X), rows, C, P, True,
+                      dtype.type(max(theta[k], 0.0)), out)
+        h = out
+        counts.append(nnz)
+    return (H, counts) if store else H[:1]
+
+
+def _check(params, X, Y, n_layers, dtype):
+    """``X`` in ``dtype``, the layer count, the dtype and ``(S, B, theta, dtype)``."""
+    X = np.asarray(X)
+    dtype = (float_dtype(X) if X.dtype.kind == "f" else np.dtype(np.float64)) \
+        if dtype is None else check_dtype(dtype)
+    B = check_array(params.B, "params.B", ndim=2, dtype=np.float64)
+    N, M = B.shape
+    S = check_array(params.S, "params.S", ndim=2, dtype=np.float64)
+    if S.shape != (N, N):
+        raise ValueError(f"params.S must have shape (N, N) = ({N}, {N}), got {S.shape}")
+    theta = check_array(params.theta, "params.theta", ndim=1, dtype=np.float64)
+    K = theta.shape[0]
+    n = K if n_layers is None else check_int(n_layers, "n_layers", low=1, high=K)
+    X = check_array(X, "X", ndim=2, dtype=dtype)
+    if X.shape[1] != M:
+        raise ValueError(f"X must have shape (B, M) = (B, {M}), got {X.shape}")
+    if Y is not None:
+        Yshape = np.shape(Y)
+        if Yshape != (X.shape[0], N):
+            raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got {Yshape}")
+        check_array(Y, "Y", ndim=2)
+    return X, n, dtype, (S.astype(dtype), B.astype(dtype), theta, dtype)
+
