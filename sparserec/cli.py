@@ -666,10 +666,11 @@ def _validation_set(path, train):
               help="Output file. Default: INPUT_predict.npz next to the input.")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 def predict(model_path, input, output, force):
-    """Reconstruct the signals of INPUT.npz with a trained SISTA-RNN.
+    """Reconstruct the signals of INPUT.npz with a trained model.
 
-    INPUT.npz holds measurement sequences x, (T, M) or (B, T, M) (A, D, F come from the
-    model), and optionally the signals y for scoring. The output holds y_hat, of shape
+    INPUT.npz holds measurements x: for a SISTA-RNN sequences, (T, M) or (B, T, M) (A, D,
+    F come from the model); for LISTA and LAMP (LISTARegressor, LAMPRegressor) vectors,
+    (M,) or (B, M). Optionally the signals y for scoring. The output holds y_hat, of shape
     x's leading shape and N, the settings as JSON, and snr_db, psnr_db when y is given.
 
     The pre-trained sista-rnn-images takes the paper's measurements (x_t = A y_t with
@@ -717,7 +718,7 @@ _KINDS = dict(data="a data file", result="a result of sparserec solve",
 
 
 def _load_model(path):
-    """A SISTARegressor from a model file or a pretrained model's name, or an InputError
+    """A fitted model from a model file or a pretrained model's name, or an InputError
     saying what the file is."""
     from .estimators import PRETRAINED, load_model, load_pretrained
 
@@ -734,10 +735,13 @@ def _load_model(path):
 
 
 def _params_text(model):
-    """The learned parameters in one line."""
-    return (f"n_layers={model.n_layers}, alpha_={model.alpha_:.4g}, lam1_={model.lam1_:.4g}, "
-            f"lam2_={model.lam2_:.4g}, M={model.measurement_matrix_.shape[0]}, "
-            f"N={model.measurement_matrix_.shape[1]}, epochs={model.n_epochs_}")
+    """The model's main parameters in one line."""
+    M, N = model.measurement_matrix_.shape
+    if hasattr(model, "alpha_"):  # a SISTA-RNN
+        learned = f", alpha_={model.alpha_:.4g}, lam1_={model.lam1_:.4g}, lam2_={model.lam2_:.4g}"
+    else:
+        learned = f", denoiser={model.denoiser}" if hasattr(model, "denoiser") else ""
+    return f"n_layers={model.n_layers}{learned}, M={M}, N={N}, epochs={model.n_epochs_}"
 
 
 # ----------------------------------------------------------------------------------------
@@ -774,8 +778,8 @@ def _grid(ctx, param, value):
 @click.option("-s", "--solver", type=click.Choice(list(SOLVERS)), default="amp",
               show_default=True, help="The solver (or --model).")
 @click.option("--model", "model_path", metavar="MODEL.npz", default=None,
-              help="A SISTA-RNN written by sparserec fit, instead of --solver (its A fixes "
-                   "N and delta).")
+              help="A trained model (SISTA-RNN, LISTA or LAMP, saved by sparserec fit or "
+                   "the estimators' save), instead of --solver (its A fixes N and delta).")
 @click.option("-o", "--output", metavar="OUTPUT.npz", default=None,
               help="The grid. Default: phase_SOLVER.npz.")
 @click.option("--plot", "plot_path", metavar="PNG", default=None,

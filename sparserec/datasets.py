@@ -19,8 +19,9 @@ import numpy as np
 from ._validation import check_choice
 from .matrices import bernoulli_matrix, paper_matrices, wavelet_dictionary
 
-__all__ = ["sample_image", "make_bernoulli_gaussian", "make_sparse_sequences", "perturbed_dictionary", "paper_task",
-           "PaperTask", "natural_images", "DEFAULT_VALIDATION_IMAGES", "DEFAULT_TEST_IMAGES"]
+__all__ = ["sample_image", "make_bernoulli_gaussian", "make_sparse_sequences",
+           "perturbed_dictionary", "paper_task", "PaperTask", "natural_images",
+           "DEFAULT_VALIDATION_IMAGES", "DEFAULT_TEST_IMAGES"]
 
 #: Natural photographs bundled with scikit-image (``skimage.data``) and scikit-learn.
 #: Synthetic pictures (chessboard, logo, phantom, ...) are left out, and of the motorcycle

@@ -12,11 +12,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import io
 from ._validation import (check_array, check_choice, check_dtype, check_int, check_number,
                           check_square)
-from .learned import SISTAParams, check_learn, forward, train
+from .learned import SISTAParams, check_learn, forward, lamp, lista, train, unfolded
 from .matrices import make_dictionary
 from .solvers import ConvergenceWarning, lasso, lasso_path
 
-__all__ = ["Lasso", "LassoCV", "SISTARegressor", "load_model"]
+__all__ = ["Lasso", "LassoCV", "SISTARegressor", "LISTARegressor", "LAMPRegressor",
+           "load_model", "load_pretrained"]
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -492,6 +493,11 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
     (3, 10, 16)
     """
 
+    _LEARNED = ("dictionary_", "transition_", "measurement_matrix_", "h0_", "alpha_", "lam1_",
+                "lam2_", "initial_dictionary_", "initial_transition_", "loss_curve_",
+                "validation_scores_", "best_epoch_", "n_epochs_")
+    _OPTIONAL = ("inverse_dictionary_",)
+
     def __init__(self, measurement_matrix=None, *, dictionary="identity", transition=None,
                  n_layers=3, lam1=0.5, lam2=1.0, alpha=None,
                  learn=("D", "F", "alpha", "lam1", "lam2"), optimizer="rmsprop",
@@ -563,16 +569,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             rng = check_random_state(self.random_state)
             if validation_data is not None:
                 X_fit, Y_fit = X, Y
-                X_val, Y_val = self._validation_arrays(validation_data, X, Y, dtype)
+                X_val, Y_val = _validation_pair(validation_data, X, Y, dtype)
             else:
-                order = rng.permutation(len(X))
-                n_val = int(self.validation_fraction * len(X))
-                if n_val >= len(X):
-                    raise ValueError(f"validation_fraction={self.validation_fraction} leaves "
-                                     f"no training sequence out of {len(X)}")
-                val, fit_ = order[:n_val], order[n_val:]
-                X_fit, Y_fit = X[fit_], Y[fit_]
-                X_val, Y_val = (X[val], Y[val]) if n_val else (None, None)
+                X_fit, Y_fit, X_val, Y_val = _hold_out(X, Y, self.validation_fraction, rng)
             result = train(params, X_fit, Y_fit, n_layers=self.n_layers, learn=learn,
                            optimizer=self.optimizer, learning_rate=self.learning_rate,
                            batch_size=self.batch_size, max_epochs=self.max_epochs,
@@ -586,7 +585,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             self.best_epoch_, self.n_epochs_ = result.best_epoch, result.n_epochs
         self._set_learned(params)
         try:
-            _check_learned(self)
+            self._check_learned()
             for name in set(learn) & {"alpha", "lam1", "lam2"} if self.log_scalars else ():
                 if not 0 < getattr(self, f"{name}_") < np.inf:  # (a logarithm diverged)
                     raise ValueError(f"{name} went to {getattr(self, f'{name}_'):g}")
@@ -594,20 +593,6 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"training diverged: {error}; expected a smaller "
                              f"learning_rate (now {self.learning_rate:g})") from None
         return self
-
-    @staticmethod
-    def _validation_arrays(validation_data, X, Y, dtype):
-        try:
-            X_val, Y_val = validation_data
-        except (TypeError, ValueError):
-            raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val = check_array(X_val, "X_val", ndim=3, dtype=dtype)
-        Y_val = check_array(Y_val, "Y_val", ndim=3, dtype=dtype)
-        if X_val.shape[1:] != X.shape[1:] or Y_val.shape != X_val.shape[:2] + Y.shape[2:]:
-            raise ValueError(f"validation_data must have shapes (n, {X.shape[1]}, "
-                             f"{X.shape[2]}) and (n, {Y.shape[1]}, {Y.shape[2]}), got "
-                             f"{X_val.shape} and {Y_val.shape}")
-        return X_val, Y_val
 
     def predict(self, X):
         """Reconstruct the signal sequences from measurement sequences.
@@ -675,27 +660,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
             The file to write (exactly this name; replaced if it exists).
         """
         check_is_fitted(self, "dictionary_")
-        arrays, hyperparameters = {}, {}
-        for name, value in self.get_params(deep=False).items():
-            if isinstance(value, np.ndarray) or (name in _SISTA_ARRAY_PARAMS
-                                                 and value is not None
-                                                 and not isinstance(value, str)):
-                arrays[f"param_{name}"] = np.asarray(value, dtype=np.float64)
-                value = {"__array__": f"param_{name}"}
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, np.generic):
-                value = value.item()
-            elif name == "dtype":
-                value = check_dtype(value).name
-            elif name == "random_state" and not isinstance(value, (int, type(None))):
-                value = None  # a RandomState object is not stored
-            hyperparameters[name] = value
-        for name in _SISTA_LEARNED:
-            arrays[name] = np.asarray(getattr(self, name), dtype=np.float64)
-        if self.inverse_dictionary_ is not None:
-            arrays["inverse_dictionary_"] = self.inverse_dictionary_
-        io.write_model(path, _SISTA_FORMAT, hyperparameters, arrays)
+        learned = self._LEARNED + (("inverse_dictionary_",) if self.inverse_dictionary_
+                                    is not None else ())
+        _write_model(self, path, learned)
 
     def _check_hyperparameters(self):
         learn = check_learn(self.learn)
@@ -714,6 +681,9 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
                      high_open=True)
         check_choice(self.optimizer, "optimizer", ("rmsprop", "adam"))
         return learn
+
+    def _check_learned(self):
+        _check_learned(self)
 
     def _set_learned(self, params):
         self.dictionary_, self.transition_ = params.D, params.F
@@ -735,7 +705,7 @@ class SISTARegressor(RegressorMixin, BaseEstimator):
 
 
 def load_model(path):
-    """Read a model written by :meth:`SISTARegressor.save`.
+    """Read a model written by the ``save`` method of an estimator of sparserec.
 
     Parameters
     ----------
@@ -743,7 +713,7 @@ def load_model(path):
 
     Returns
     -------
-    SISTARegressor
+    SISTARegressor, LISTARegressor or LAMPRegressor
         Fitted, ready to predict.
 
     Raises
@@ -752,29 +722,85 @@ def load_model(path):
         A ``ValueError`` naming the file, if it is not a complete model. The file is read
         with ``allow_pickle=False``: it can never run code.
     """
-    hyperparameters, arrays = io.read_model(path, _SISTA_FORMAT)
+    classes = {_format(cls): cls for cls in (SISTARegressor, LISTARegressor, LAMPRegressor)}
+    format, hyperparameters, arrays = io.read_model(path, tuple(classes))
+    cls = classes[format]
     try:
-        unknown = set(hyperparameters) - set(SISTARegressor().get_params())
+        unknown = set(hyperparameters) - set(cls().get_params())
         if unknown:
             raise ValueError(f"unknown hyperparameter {sorted(unknown)[0]!r}")
         for key, value in hyperparameters.items():
             if isinstance(value, dict):
                 hyperparameters[key] = arrays[value["__array__"]]
-        hyperparameters["learn"] = tuple(hyperparameters.get("learn", ()))
-        model = SISTARegressor(**hyperparameters)
+            elif isinstance(value, list):
+                hyperparameters[key] = tuple(value)
+        model = cls(**hyperparameters)
         model._check_hyperparameters()
         check_dtype(model.dtype)
-        for key in _SISTA_LEARNED:
+        for key in cls._LEARNED:
             setattr(model, key, arrays[key])
-        model.inverse_dictionary_ = arrays.get("inverse_dictionary_")
-        _check_learned(model)
+        for key in cls._OPTIONAL:
+            setattr(model, key, arrays.get(key))
+        model._check_learned()
     except KeyError as error:
         raise io.InputError(f"{path}: missing array {error.args[0]!r}; expected a model "
-                            "written by SISTARegressor.save") from None
+                            f"written by {cls.__name__}.save") from None
     except (ValueError, TypeError) as error:
         raise io.InputError(f"{path}: {error}; expected a model written by "
-                            "SISTARegressor.save") from None
+                            f"{cls.__name__}.save") from None
     return model
+
+
+def _format(cls):
+    return f"sparserec.{cls.__name__}/1"
+
+
+def _write_model(model, path, learned):
+    """Write a fitted estimator: its hyperparameters as JSON (arrays among them stored as
+    arrays) and its ``learned`` attributes as float64 arrays."""
+    arrays, hyperparameters = {}, {}
+    for name, value in model.get_params(deep=False).items():
+        if name == "dtype":
+            value = check_dtype(value).name
+        elif name == "random_state" and not isinstance(value, (int, type(None))):
+            value = None  # a RandomState object is not stored
+        elif isinstance(value, (tuple, list)):
+            value = list(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            arrays[f"param_{name}"] = np.asarray(value, dtype=np.float64)
+            value = {"__array__": f"param_{name}"}
+        hyperparameters[name] = value
+    for name in learned:
+        arrays[name] = np.asarray(getattr(model, name), dtype=np.float64)
+    io.write_model(path, _format(type(model)), hyperparameters, arrays)
+
+
+def _validation_pair(validation_data, X, Y, dtype):
+    """``validation_data`` checked against the shapes of the training data."""
+    try:
+        X_val, Y_val = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+    X_val = check_array(X_val, "X_val", ndim=X.ndim, dtype=dtype)
+    Y_val = check_array(Y_val, "Y_val", ndim=Y.ndim, dtype=dtype)
+    if X_val.shape[1:] != X.shape[1:] or Y_val.shape != X_val.shape[:1] + Y.shape[1:]:
+        shape = lambda a: "(n, " + ", ".join(map(str, a.shape[1:])) + ")"  # noqa: E731
+        raise ValueError(f"validation_data must have shapes {shape(X)} and {shape(Y)}, got "
+                         f"{X_val.shape} and {Y_val.shape}")
+    return X_val, Y_val
+
+
+def _hold_out(X, Y, fraction, rng):
+    """A random split into training and validation pairs (validation None if empty)."""
+    order = rng.permutation(len(X))
+    n_val = int(fraction * len(X))
+    if n_val >= len(X):
+        raise ValueError(f"validation_fraction={fraction} leaves no training sample out of "
+                         f"{len(X)}")
+    val, fit = order[:n_val], order[n_val:]
+    return X[fit], Y[fit], *((X[val], Y[val]) if n_val else (None, None))
 
 
 #: The models that ship with sparserec, by name: their file in ``sparserec/data``.
@@ -829,11 +855,16 @@ def _check_learned(model):
     model.alpha_ = check_number(_scalar(model.alpha_), "alpha_", low=0, low_open=True)
     for name in ("lam1_", "lam2_"):
         setattr(model, name, check_number(_scalar(getattr(model, name)), name, low=0))
+    _check_history(model)
+
+
+def _check_history(model):
+    """The training history of a loaded model: counts and lists of numbers."""
     for name in ("best_epoch_", "n_epochs_"):  # (stored as float64, as every array)
         value = _scalar(getattr(model, name))
         value = int(value) if isinstance(value, float) and value.is_integer() else value
         setattr(model, name, check_int(value, name))
-    for name in ("loss_curve_", "validation_scores_"):
+    for name in {"loss_curve_", "validation_scores_", "layer_scores_"} & set(model._LEARNED):
         values = np.asarray(getattr(model, name))
         if values.ndim != 1 or values.dtype.kind not in "iuf":
             raise ValueError(f"{name} must be a list of numbers, got {values.dtype} of shape "
@@ -849,11 +880,385 @@ def _scalar(value):
     return value.item()
 
 
-_SISTA_FORMAT = "sparserec.SISTARegressor/1"
-
 #: The most layers per frame a SISTA-RNN may have (each is an (N, N) product per frame).
 MAX_LAYERS = 1000
-_SISTA_ARRAY_PARAMS = ("measurement_matrix", "dictionary", "transition")
-_SISTA_LEARNED = ("dictionary_", "transition_", "measurement_matrix_", "h0_", "alpha_", "lam1_",
-                  "lam2_", "initial_dictionary_", "initial_transition_", "loss_curve_",
-                  "validation_scores_", "best_epoch_", "n_epochs_")
+
+
+# ----------------------------------------------------------------------------------------
+# LISTA and LAMP: unfolded one-shot solvers
+
+
+class _UnfoldedRegressor(RegressorMixin, BaseEstimator):
+    """What LISTARegressor and LAMPRegressor share: fit, predict, save.
+
+    A subclass defines ``_module`` (its module of :mod:`sparserec.learned`), ``_LEARNED``
+    (its learned arrays, saved with the model), ``_initial_params(A, Y)``,
+    ``_set_learned(params)``, ``_params()`` and ``_check_learned()``.
+    """
+
+    _OPTIONAL = ()
+
+    def fit(self, X, Y=None, *, validation_data=None):
+        """Train the network on measurement and code pairs (or only set it up).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, M)
+            Measurements, one per row.
+        Y : array_like of shape (n_samples, N), optional
+            The codes. Without them nothing is learned: the network is the classical
+            solver it unfolds, with ``n_layers`` iterations.
+        validation_data : tuple (X_val, Y_val), optional
+            Pairs to choose the best parameters on, instead of holding out
+            ``validation_fraction`` of ``X``.
+
+        Returns
+        -------
+        self
+        """
+        dtype = check_dtype(self.dtype)
+        A = check_array(self.measurement_matrix, "measurement_matrix", ndim=2,
+                        dtype=np.float64)
+        M, N = A.shape
+        X = check_array(X, "X", ndim=2, dtype=dtype)
+        if X.shape[1] != M:
+            raise ValueError(f"X has {X.shape[1]} measurements per row but measurement_matrix "
+                             f"has M={M} rows")
+        self._check_hyperparameters()
+        if Y is not None:
+            Y = check_array(Y, "Y", ndim=2, dtype=dtype)
+            if Y.shape != (len(X), N):
+                raise ValueError(f"Y must have shape ({len(X)}, {N}) to match X and "
+                                 f"measurement_matrix, got {Y.shape}")
+        params = self._initial_params(A, Y)
+        self.loss_curve_, self.validation_scores_, self.layer_scores_ = [], [], []
+        self.best_epoch_ = self.n_epochs_ = 0
+        if Y is not None:
+            rng = check_random_state(self.random_state)
+            if validation_data is not None:
+                X_fit, Y_fit = X, Y
+                X_val, Y_val = _validation_pair(validation_data, X, Y, dtype)
+            else:
+                X_fit, Y_fit, X_val, Y_val = _hold_out(X, Y, self.validation_fraction, rng)
+            result = unfolded.train(
+                params, X_fit, Y_fit, layerwise=self.layerwise,
+                refinements=tuple(self.refinements), optimizer=self.optimizer,
+                learning_rate=self.learning_rate, batch_size=self.batch_size,
+                max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change,
+                X_val=X_val, Y_val=Y_val, dtype=dtype, random_state=rng.randint(2**31),
+                verbose=self.verbose)
+            params = result.params
+            self.loss_curve_ = list(result.loss_curve)
+            self.validation_scores_ = list(result.validation_scores)
+            self.best_epoch_, self.n_epochs_ = result.best_epoch, result.n_epochs
+            if result.stages and X_val is not None:
+                self.layer_scores_ = [min(s["best_score"] for s in result.stages
+                                          if s["depth"] == depth)
+                                      for depth in range(1, self.n_layers + 1)]
+        self._set_learned(params)
+        self.measurement_matrix_ = A
+        return self
+
+    def predict(self, X):
+        """Recover the codes from measurements.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, M) or (M,)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, N) or (N,)
+
+        Raises
+        ------
+        FloatingPointError
+            If the output is not finite (it is never returned with NaN).
+        """
+        check_is_fitted(self, "theta_")
+        X = check_array(X, "X", ndim=(1, 2), dtype=check_dtype(self.dtype))
+        M = self.measurement_matrix_.shape[0]
+        if X.shape[-1] != M:
+            raise ValueError(f"X has {X.shape[-1]} measurements per row, the model expects "
+                             f"M={M}")
+        single = X.ndim == 1
+        codes = self._module.forward(self._params(), X[None] if single else X)
+        if not np.isfinite(codes).all():
+            raise FloatingPointError(f"the {type(self).__name__}'s output is not finite (NaN "
+                                     "or Inf); likely cause: X scaled far from the training "
+                                     "data")
+        return codes[0] if single else codes
+
+    def save(self, path):
+        """Write the fitted model to an npz file (numeric arrays and JSON, no pickle),
+        atomically. Read it with :func:`load_model`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        check_is_fitted(self, "theta_")
+        _write_model(self, path, self._LEARNED)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class LISTARegressor(_UnfoldedRegressor):
+    """LISTA (Gregor and LeCun, 2010) as a scikit-learn regressor from measurements to codes.
+
+    ISTA with ``n_layers`` iterations, unfolded into a network
+    ``h_{k+1} = soft(B x + S h_k; theta_k)`` whose matrices ``B`` (N, M), ``S`` (N, N)
+    (shared by the layers) and per-layer thresholds ``theta_k`` are trained by
+    backpropagation (:mod:`sparserec.learned.lista`). Before training it is ISTA with step
+    ``1 / L``, ``L = 1.001 ||A||_2^2``, and threshold ``lam / L``.
+
+    Parameters
+    ----------
+    measurement_matrix : array_like of shape (M, N)
+        The matrix ``A`` of the measurements ``x = A h``: the initial weights.
+    n_layers : int, default=10
+        K.
+    lam : float, default=0.1
+        The l1 penalty of the initial ISTA (in units of ``x``).
+    layerwise : bool, default=True
+        Train layer by layer (the new layer alone, then all layers at the smaller learning
+        rates of ``refinements``, for every depth; :func:`sparserec.learned.train_layerwise`);
+        False: all layers together from the start.
+    refinements : tuple of float, default=(0.5, 0.1)
+    optimizer : {'adam', 'rmsprop'}, default='adam'
+    learning_rate : float, default=1e-3
+    batch_size : int, default=100
+    max_epochs : int, default=50
+        Per stage when ``layerwise``.
+    n_iter_no_change : int, default=5
+        End a stage (or training) after this many epochs without improvement.
+    validation_fraction : float, default=0.1
+        Held out to choose the best parameters of every stage.
+    dtype : {'float64', 'float32'}, default='float64'
+    random_state : int, RandomState or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    B_ : ndarray of shape (N, M)
+    S_ : ndarray of shape (N, N)
+    theta_ : ndarray of shape (n_layers,)
+        The learned matrices and thresholds.
+    measurement_matrix_ : ndarray of shape (M, N)
+    loss_curve_, validation_scores_ : list of float
+        Of every epoch (of every stage, one after the other).
+    layer_scores_ : list of float
+        Layer-wise training with validation: the best validation NMSE (dB) of the network
+        of 1, 2, ..., ``n_layers`` layers.
+    best_epoch_, n_epochs_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import LISTARegressor, gaussian_matrix
+    >>> A = gaussian_matrix(20, 40, random_state=0)
+    >>> rng = np.random.default_rng(0)
+    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
+    >>> model = LISTARegressor(A, n_layers=3, max_epochs=2, random_state=0).fit(H @ A.T, H)
+    >>> model.predict(H[:5] @ A.T).shape
+    (5, 40)
+    """
+
+    _LEARNED = ("measurement_matrix_", "B_", "S_", "theta_", "loss_curve_",
+                "validation_scores_", "layer_scores_", "best_epoch_", "n_epochs_")
+
+    def __init__(self, measurement_matrix=None, *, n_layers=10, lam=0.1, layerwise=True,
+                 refinements=(0.5, 0.1), optimizer="adam", learning_rate=1e-3,
+                 batch_size=100, max_epochs=50, n_iter_no_change=5, validation_fraction=0.1,
+                 dtype="float64", random_state=None, verbose=False):
+        self.measurement_matrix = measurement_matrix
+        self.n_layers = n_layers
+        self.lam = lam
+        self.layerwise = layerwise
+        self.refinements = refinements
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _module = lista
+
+    def _check_hyperparameters(self):
+        _check_unfolded_hyperparameters(self)
+        check_number(self.lam, "lam", low=0)
+
+    def _initial_params(self, A, Y):
+        return lista.LISTAParams.initial(A, self.n_layers, lam=self.lam)
+
+    def _set_learned(self, params):
+        self.B_, self.S_, self.theta_ = params.B, params.S, params.theta
+
+    def _params(self):
+        return lista.LISTAParams(B=self.B_, S=self.S_, theta=self.theta_)
+
+    def _check_learned(self):
+        M, N = self.measurement_matrix_.shape
+        _check_shapes(self, {"B_": (N, M), "S_": (N, N), "theta_": (self.n_layers,)})
+
+
+class LAMPRegressor(_UnfoldedRegressor):
+    """LAMP (Borgerding, Schniter and Rangan, 2017) as a scikit-learn regressor.
+
+    Approximate message passing with ``n_layers`` iterations, unfolded with its Onsager
+    term kept: ``v_t = x - A h_t + b_t v_{t-1}``, ``h_{t+1} = eta(h_t + B_t v_t;
+    ||v_t|| / sqrt(M), theta_t)``. The matrices ``B_t`` (one per layer, or one shared
+    when ``tied``) and the denoiser's parameters ``theta_t`` are trained by
+    backpropagation (:mod:`sparserec.learned.lamp`); ``A`` is not. Before training it is
+    classical AMP with ``n_layers`` iterations.
+
+    Parameters
+    ----------
+    measurement_matrix : array_like of shape (M, N)
+        ``A``, with columns of unit norm on average (e.g.
+        :func:`sparserec.gaussian_matrix`); the initial ``B_t`` is its matched filter.
+    n_layers : int, default=10
+        K.
+    denoiser : {'soft', 'bg'}, default='soft'
+        'soft': soft thresholding at ``alpha_t ||v_t|| / sqrt(M)``, scaled by ``beta_t``
+        (``theta_t = (alpha_t, beta_t)``). 'bg': the MMSE estimator of a Bernoulli-Gaussian
+        code (``theta_t`` = log variance and logit probability of a nonzero).
+    tied : bool, default=False
+        One matrix ``B`` for all layers instead of one per layer.
+    alpha : float, optional
+        'soft': the initial threshold factor; default the minimax threshold at
+        ``delta = M / N`` (:func:`sparserec.minimax_threshold`).
+    sparsity, variance : float, optional
+        'bg': the initial prior, the probability of a nonzero and the variance of the
+        nonzeros; default measured on the training codes ``Y`` (0.1 and 1.0 without them).
+    layerwise : bool, default=True
+        Train layer by layer, as the LAMP paper does
+        (:func:`sparserec.learned.train_layerwise`); False: all layers together.
+    refinements : tuple of float, default=(0.5, 0.1)
+    optimizer : {'adam', 'rmsprop'}, default='adam'
+    learning_rate : float, default=1e-3
+    batch_size : int, default=100
+    max_epochs : int, default=50
+        Per stage when ``layerwise``.
+    n_iter_no_change : int, default=5
+    validation_fraction : float, default=0.1
+    dtype : {'float64', 'float32'}, default='float64'
+    random_state : int, RandomState or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    B_ : ndarray of shape (n_layers, N, M), or (1, N, M) when ``tied``
+    theta_ : ndarray of shape (n_layers, 2)
+        The learned matrices and denoiser parameters.
+    measurement_matrix_ : ndarray of shape (M, N)
+    loss_curve_, validation_scores_, layer_scores_, best_epoch_, n_epochs_ :
+        As for :class:`LISTARegressor`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import LAMPRegressor, gaussian_matrix
+    >>> A = gaussian_matrix(20, 40, random_state=0)
+    >>> rng = np.random.default_rng(0)
+    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
+    >>> model = LAMPRegressor(A, n_layers=3, max_epochs=2, random_state=0).fit(H @ A.T, H)
+    >>> model.predict(H[:5] @ A.T).shape
+    (5, 40)
+    """
+
+    _LEARNED = ("measurement_matrix_", "B_", "theta_", "loss_curve_", "validation_scores_",
+                "layer_scores_", "best_epoch_", "n_epochs_")
+
+    def __init__(self, measurement_matrix=None, *, n_layers=10, denoiser="soft", tied=False,
+                 alpha=None, sparsity=None, variance=None, layerwise=True,
+                 refinements=(0.5, 0.1), optimizer="adam", learning_rate=1e-3,
+                 batch_size=100, max_epochs=50, n_iter_no_change=5, validation_fraction=0.1,
+                 dtype="float64", random_state=None, verbose=False):
+        self.measurement_matrix = measurement_matrix
+        self.n_layers = n_layers
+        self.denoiser = denoiser
+        self.tied = tied
+        self.alpha = alpha
+        self.sparsity = sparsity
+        self.variance = variance
+        self.layerwise = layerwise
+        self.refinements = refinements
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _module = lamp
+
+    def _check_hyperparameters(self):
+        _check_unfolded_hyperparameters(self)
+        check_choice(self.denoiser, "denoiser", ("soft", "bg"))
+        if self.alpha is not None:
+            check_number(self.alpha, "alpha", low=0)
+        if self.sparsity is not None:
+            check_number(self.sparsity, "sparsity", low=0, high=1, low_open=True,
+                         high_open=True)
+        if self.variance is not None:
+            check_number(self.variance, "variance", low=0, low_open=True)
+
+    def _initial_params(self, A, Y):
+        sparsity, variance = self.sparsity, self.variance
+        if Y is not None and (sparsity is None or variance is None):
+            nonzero = Y != 0
+            measured = np.clip(nonzero.mean(), 1e-3, 1 - 1e-3)
+            sparsity = measured if sparsity is None else sparsity
+            if variance is None:
+                variance = float(np.mean(Y[nonzero] ** 2)) if nonzero.any() else 1.0
+        return lamp.LAMPParams.initial(A, self.n_layers, denoiser=self.denoiser,
+                                       tied=self.tied, alpha=self.alpha,
+                                       nu=1.0 if variance is None else variance,
+                                       sparsity=0.1 if sparsity is None else sparsity)
+
+    def _set_learned(self, params):
+        self.B_, self.theta_ = params.B, params.theta
+
+    def _params(self):
+        return lamp.LAMPParams(A=self.measurement_matrix_, B=self.B_, theta=self.theta_,
+                               denoiser=self.denoiser)
+
+    def _check_learned(self):
+        M, N = self.measurement_matrix_.shape
+        _check_shapes(self, {"B_": (1 if self.tied else self.n_layers, N, M),
+                             "theta_": (self.n_layers, 2)})
+
+
+def _check_unfolded_hyperparameters(model):
+    check_int(model.n_layers, "n_layers", low=1, high=MAX_LAYERS)
+    for name in ("batch_size", "max_epochs"):
+        check_int(getattr(model, name), name, low=1)
+    if model.n_iter_no_change is not None:
+        check_int(model.n_iter_no_change, "n_iter_no_change", low=1)
+    check_number(model.learning_rate, "learning_rate", low=0, low_open=True)
+    check_number(model.validation_fraction, "validation_fraction", low=0, high=1,
+                 high_open=True)
+    check_choice(model.optimizer, "optimizer", ("rmsprop", "adam"))
+    for factor in model.refinements:
+        check_number(factor, "refinements", low=0, low_open=True)
+
+
+def _check_shapes(model, shapes):
+    """Learned arrays of the given shapes, finite; and the training history."""
+    _check_history(model)
+    for name, shape in shapes.items():
+        value = check_array(getattr(model, name), name, dtype=np.float64)
+        if value.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+        setattr(model, name, value)

@@ -456,11 +456,18 @@ def write_model(path, format, hyperparameters, arrays):
                      "hyperparameters": np.array(json.dumps(hyperparameters))})
 
 
-def read_model(path, format):
-    """Read a model written by :func:`write_model` in the given ``format``.
+def read_model(path, formats):
+    """Read a model written by :func:`write_model` in one of the given ``formats``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    formats : str or collection of str
 
     Returns
     -------
+    format : str
+        The file's format.
     hyperparameters : dict
     arrays : dict of str to ndarray
         The other arrays of the file.
@@ -468,16 +475,18 @@ def read_model(path, format):
     Raises
     ------
     InputError
-        If the file is not a model of that format.
+        If the file is not a model of one of these formats.
     """
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
     arrays = load_npz(path)
     found = arrays.pop("format", None)
-    if found is None or found.dtype.kind != "U" or found.ndim != 0 or found.item() != format:
+    if found is None or found.dtype.kind != "U" or found.ndim != 0 or found.item() not in formats:
         _fail(path, "is not a model of this kind (no 'format' entry naming it)",
-              f"a model of format {format!r}")
+              f"a model of format {' or '.join(map(repr, formats))}")
     if "hyperparameters" not in arrays:
         _fail(path, "missing array 'hyperparameters'", "a model with its hyperparameters")
-    return _json(path, "hyperparameters", arrays.pop("hyperparameters")), arrays
+    return (found.item(), _json(path, "hyperparameters", arrays.pop("hyperparameters")),
+            arrays)
 
 
 def is_complete(path):

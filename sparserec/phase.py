@@ -226,10 +226,12 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
 
     Parameters
     ----------
-    solver : str or SISTARegressor, default='amp'
+    solver : str or fitted model, default='amp'
         A solver of :data:`sparserec.SOLVERS` ('amp', 'fista', 'ista', 'lasso', 'sista',
-        'sparsa', 'sista_sparsa'; see Notes), or a fitted :class:`sparserec.SISTARegressor`
-        (e.g. from :func:`sparserec.load_model`): it fixes A, so N and the only delta are its own.
+        'sparsa', 'sista_sparsa'; see Notes), or a trained model: a fitted
+        :class:`sparserec.SISTARegressor`, :class:`sparserec.LISTARegressor` or
+        :class:`sparserec.LAMPRegressor` (e.g. from :func:`sparserec.load_model`). A model
+        fixes A, so N and the only delta are its own.
     n : int, default=500
         Signal length N.
     deltas : array_like, optional
@@ -280,8 +282,9 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
     - ``sista``, ``sista_sparsa``: each trial is a sequence of one frame, so ``lam2`` acts
       as a ridge penalty; default ``lam2=0`` (ISTA, SpaRSA) and the lasso's ``lam1`` and
       ``max_iter``.
-    - a model: ``predict`` on one-frame sequences of signals sparse in the model's
-      dictionary; success is measured on the signals ``y = D h``.
+    - a model: its ``predict``, with its own number of layers (iterations); a SISTA-RNN
+      on one-frame sequences of signals sparse in its dictionary, success measured on
+      the signals ``y = D h``; LISTA and LAMP on the codes.
 
     Examples
     --------
@@ -293,8 +296,8 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
     model = None if isinstance(solver, str) else solver
     name = "model" if model is not None else solver
     if model is None and solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)} or a fitted "
-                         f"SISTARegressor, got {solver!r}")
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)} or a fitted model, got "
+                         f"{solver!r}")
     if model is not None:
         if not hasattr(model, "measurement_matrix_"):
             raise ValueError("the model is not fitted (no measurement_matrix_); fit it or "
@@ -392,7 +395,7 @@ def _cell(job):
         A = gaussian_matrix(M, n, random_state=rng)
         D = None  # the identity: never built, N x N is large when N is
     else:
-        A, D = solver.measurement_matrix_, solver.dictionary_
+        A, D = solver.measurement_matrix_, getattr(solver, "dictionary_", None)
         M = A.shape[0]
     K = max(1, round(job["rho"] * M))
     H = np.zeros((B, n))
@@ -409,8 +412,10 @@ def _cell(job):
     with warnings.catch_warnings():
         # failing to converge is expected above the transition: it is what is measured
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if not isinstance(solver, str):  # a model: one-frame sequences
-            return _relative_error(Y, solver.predict(X[:, None, :])[:, 0])
+        if not isinstance(solver, str):  # a model; a sequential one on one-frame sequences
+            if solver.__sklearn_tags__().input_tags.three_d_array:
+                return _relative_error(Y, solver.predict(X[:, None, :])[:, 0])
+            return _relative_error(Y, solver.predict(X))
         spec = SOLVERS[solver]
         if spec.sequential:  # one-frame sequences
             Y_hat = spec.function(X[:, None, :], A.astype(dtype), **options).y_hat[:, 0]

@@ -177,7 +177,8 @@ def test_write_model_and_read_model_round_trip(tmp_path):
                    {"D": np.eye(2), "alpha_": np.float64(2.0)})
     assert os.listdir(tmp_path) == ["m.npz"]
     assert io.file_kind(io.load_npz(path)) == "model"
-    hyperparameters, arrays = io.read_model(path, "sparserec.Test/1")
+    format, hyperparameters, arrays = io.read_model(path, "sparserec.Test/1")
+    assert format == "sparserec.Test/1"
     assert hyperparameters == {"n_layers": 3, "learn": ["D"]}
     assert set(arrays) == {"D", "alpha_"}
     np.testing.assert_array_equal(arrays["D"], np.eye(2))

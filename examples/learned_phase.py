@@ -1,0 +1,164 @@
+"""Where learned solvers recover and fail: LISTA, LAMP and a SISTA-RNN against the l1 curve.
+
+For each undersampling ``delta = M / N`` (N = ``--n``), trains networks of ``--layers``
+layers on noise-free codes with ``K = round(rho_train M)`` nonzeros at random places and
+standard normal values (the signals of :func:`sparserec.phase_transition`'s cells), then
+measures the success rate of every network and of the classical solvers with as many
+iterations along ``rho = K / M`` (:func:`sparserec.phase_transition` with the model; success
+when ``||h_hat - h|| <= tol ||h||``):
+
+- ``lista``, ``lamp-soft``, ``lamp-bg``: LISTARegressor and LAMPRegressor (soft threshold,
+  Bernoulli-Gaussian denoiser), trained layer by layer;
+- ``sista-rnn``: SISTARegressor on one-frame sequences with lam2 = 0 (so SISTA is ISTA and
+  the network is LISTA whose weights are functions of a learned dictionary, step and
+  penalty), identity dictionary to start, trained end to end;
+- ``amp`` and ``fista``: ``--layers`` iterations (plain AMP, no damping, default
+  threshold; FISTA with a small penalty, 1e-4 max|A^T x|, as the phase diagrams of l1);
+- ``amp (converged)``: AMP to convergence, the l1 reference.
+
+Writes ``learned_phase.png`` (success rate against rho, one panel per delta, with the
+Donoho-Tanner rho of l1) and ``learned_phase.csv`` (the empirical 50% rho of every method
+and delta beside the theory) to ``--out``.
+
+Run: ``python examples/learned_phase.py [--n 200] [--layers 10] [--out docs/images]``
+(about 15 minutes on 2 cores).
+"""
+
+import argparse
+import csv
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import sparserec
+from sparserec import (LAMPRegressor, LISTARegressor, SISTARegressor, donoho_tanner_rho,
+                       phase_transition)
+
+
+def exact_sparse(n_samples, A, rho, rng):
+    """Codes with round(rho M) nonzeros (standard normal) at random places, measured."""
+    M, N = A.shape
+    K = max(1, round(rho * M))
+    H = np.zeros((n_samples, N))
+    for row in H:
+        row[rng.choice(N, K, replace=False)] = rng.standard_normal(K)
+    return H @ A.T, H
+
+
+def train_models(A, layers, rho_train, n_train, seed):
+    rng = np.random.default_rng(seed)
+    X, H = exact_sparse(n_train, A, rho_train, rng)
+    options = dict(n_layers=layers, random_state=seed)
+    models = {
+        "lista": LISTARegressor(A, **options),
+        "lamp-soft": LAMPRegressor(A, **options),
+        "lamp-bg": LAMPRegressor(A, denoiser="bg", **options),
+    }
+    seconds = {}
+    for name, model in models.items():
+        start = time.perf_counter()
+        model.fit(X, H)
+        seconds[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    models["sista-rnn"] = OneFrame(SISTARegressor(
+        A, n_layers=layers, lam1=0.05, lam2=0.0, learn=("D", "alpha", "lam1"),
+        optimizer="adam", learning_rate=1e-3, max_epochs=100, n_iter_no_change=5,
+        random_state=seed).fit(X[:, None, :], H[:, None, :]))
+    seconds["sista-rnn"] = time.perf_counter() - start
+    return models, seconds
+
+
+class OneFrame:
+    """A SISTA-RNN seen as a one-shot solver of codes sparse in the identity (what it was
+    trained on): phase_transition would otherwise draw signals sparse in its learned
+    dictionary, the right choice when the true one is unknown, not here."""
+
+    def __init__(self, model):
+        self.model = model
+        self.measurement_matrix_ = model.measurement_matrix_
+
+    def predict(self, X):
+        return self.model.predict(X[:, None, :])[:, 0]
+
+    def __sklearn_tags__(self):
+        return LISTARegressor().__sklearn_tags__()  # two-dimensional input
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--deltas", default="0.25,0.5,0.75")
+    parser.add_argument("--rho-train", type=float, default=0.2)
+    parser.add_argument("--train", type=int, default=10_000)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--tol", type=float, default=0.01)
+    parser.add_argument("--out", default=str(Path(__file__).parents[1] / "docs" / "images"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    deltas = [float(d) for d in args.deltas.split(",")]
+    rhos = np.round(np.arange(0.05, 0.651, 0.05), 2)
+    K = args.layers
+    classical = {"amp": ("amp", dict(max_iter=K, tol=0.0, damping=0.0)),
+                 "fista": ("fista", dict(max_iter=K, tol=0.0)),
+                 "amp (converged)": ("amp", {})}
+    curves, rows = {}, []
+    for delta in deltas:
+        A = sparserec.gaussian_matrix(round(delta * args.n), args.n, random_state=0)
+        models, seconds = train_models(A, K, args.rho_train, args.train, seed=0)
+        print(f"delta {delta}: trained " + ", ".join(f"{name} {s:.0f} s"
+                                                      for name, s in seconds.items()))
+        for name, model in models.items():
+            pt = phase_transition(model, rhos=rhos, n_trials=args.trials, tol=args.tol,
+                                  random_state=1)
+            curves[delta, name] = pt
+        for name, (solver, options) in classical.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                curves[delta, name] = phase_transition(
+                    solver, n=args.n, deltas=[delta], rhos=rhos, n_trials=args.trials,
+                    tol=args.tol, solver_options=options, random_state=1)
+        theory = float(donoho_tanner_rho(delta))
+        for name in [*models, *classical]:
+            rho50 = float(curves[delta, name].curve()[0])
+            rows.append(dict(delta=delta, method=name, rho_50=rho50, l1_theory=theory))
+            print(f"  {name:16s} 50% rho {rho50:.3f}   (l1 theory {theory:.3f})")
+    with open(out / "learned_phase.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        methods = list(dict.fromkeys(row["method"] for row in rows))
+        writer.writerow(["delta", "l1 theory"] + methods)
+        for delta in deltas:
+            found = {row["method"]: row["rho_50"] for row in rows if row["delta"] == delta}
+            writer.writerow([delta, f"{donoho_tanner_rho(delta):.3f}"]
+                            + [("not crossed" if np.isnan(found[m]) else f"{found[m]:.3f}")
+                               for m in methods])
+    plot(curves, deltas, rhos, args, out / "learned_phase.png")
+
+
+def plot(curves, deltas, rhos, args, path):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.0 * len(deltas), 3.6), layout="constrained")
+    axes = figure.subplots(1, len(deltas), sharey=True, squeeze=False)[0]
+    for ax, delta in zip(axes, deltas, strict=True):
+        for (d, name), pt in curves.items():
+            if d != delta:
+                continue
+            style = "--" if name in ("amp", "fista", "amp (converged)") else "-"
+            ax.plot(rhos, pt.success[0], style, marker="o", ms=3, label=name)
+        ax.axvline(donoho_tanner_rho(delta), color="k", lw=1, ls=":", label="l1 (Donoho-Tanner)")
+        ax.axvline(args.rho_train, color="grey", lw=0.8, ls="-.", label="trained at")
+        ax.set_title(f"delta = {delta}, N = {args.n}, {args.layers} layers")
+        ax.set_xlabel(r"$\rho = K/M$")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"success rate (error <= {args.tol:g})")
+    axes[-1].legend(fontsize=7)
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
