@@ -1,39 +1,168 @@
-"""LISTA and LAMP: one ``loss_and_grad`` call against PyTorch autograd of the same equations.
+"""LISTA and LAMP: NMSE against layers beside the classical solvers, and training time.
 
-The standard size of the LAMP paper (M=250, N=500, batches of 1000, K=10): Bernoulli-Gaussian
-codes with 10% nonzero entries, a Gaussian matrix of columns of unit mean norm, noise at
-40 dB. Each network at its initial parameters (LISTA: ISTA with ``lam = 0.1``; LAMP: AMP),
-and again after perturbing them (``--trained-like``: larger thresholds, as training tends
-to give, so sparser codes). Before timing, the loss and the gradients of both are compared
-(float64). Both sides run 2 threads (``torch.set_num_threads``; numpy's BLAS and our
-kernels' threads through threadpoolctl and numba).
+Two parts, on the standard problem of the AMP literature (Borgerding, Schniter and Rangan,
+*AMP-inspired deep networks for sparse linear inverse problems*, IEEE TSP 65(16), 2017):
+A with i.i.d. N(0, 1/M) entries, M = 250, N = 500, Bernoulli-Gaussian codes (nonzero with
+probability 0.1, standard normal values), white noise at SNR 40 dB
+(:func:`sparserec.make_bernoulli_gaussian`); NMSE over a test batch of 1000 codes.
 
-Run: ``python benchmarks/bench_unfolded.py [--repeats 5] [--dtypes float32 float64]``
+``layers``: test NMSE after 1, 2, ..., K iterations of ISTA, FISTA (both on the lasso that
+AMP's fixed point solves) and AMP (default threshold), and of LISTA, LAMP with the soft
+threshold (untied) and LAMP with the Bernoulli-Gaussian MMSE denoiser (untied), trained
+layer by layer as in the LAMP paper (the new layer alone at 1e-3, then all layers at 5e-4
+and 1e-4, each stage ending after ``--patience`` epochs without improvement on 1000
+validation codes; ``--train`` training codes, batches of 100, Adam), measured on the test
+batch at every depth once that depth is trained. Also printed: where the l1 solution
+lies (AMP run to convergence, "l1 floor"), and the published figures that exist in text
+(see ``PUBLISHED``).
+
+``time``: seconds per training epoch of each network at full depth (``--train`` codes in
+batches of 100, Adam), sparserec (hand-written backpropagation, numba kernels) against
+the same network written in PyTorch with autograd, the same data, dtype and number of
+threads; the two losses on one batch are compared first.
+
+Run: ``python benchmarks/bench_unfolded.py layers [--layers 10] [--train 20000]``
+(about 15 minutes on 2 cores) and ``python benchmarks/bench_unfolded.py time [--dtype
+float32]`` (a minute; needs PyTorch, ``pip install sparserec[baselines]``).
 """
 
 import argparse
+import csv
+import time
+import warnings
+from pathlib import Path
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from sparserec.learned import lamp, lista
+from sparserec import (ConvergenceWarning, amp, fista, ista, lipschitz_constant,
+                       make_bernoulli_gaussian, nmse_db)
+from sparserec.learned import lamp, lista, unfolded
 
 try:
     from benchmarks._common import machine, median_time
 except ImportError:
     from _common import machine, median_time
 
-M, N, BATCH, K = 250, 500, 1000, 10
+#: The figures of Borgerding, Schniter and Rangan's experiment that exist as text: their
+#: code's README (github.com/mborgerding/onsager_deep_learning) and plotting script. The
+#: per-layer curves of LAMP are published as figures only.
+PUBLISHED = {
+    "LISTA, 1 layer (README's training log)": -6.461,
+    "support oracle (make_lamp_vamp_plots.py)": -45.97,
+    "AMP after 100 iterations (README, ista_fista_amp.m)": -36.73,
+}
+PUBLISHED_ITERATIONS_TO_35DB = {"amp": 25, "fista": 202, "ista": 3420}
+
+NETWORKS = {
+    "lista": lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1),
+    "lamp-soft": lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="soft"),
+    "lamp-bg": lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="bg", sparsity=0.1),
+}
+MODULES = {"lista": lista, "lamp-soft": lamp, "lamp-bg": lamp}
+
+#: Where ``layers`` leaves the trained parameters, which ``time`` also measures.
+TRAINED = Path(__file__).resolve().parents[1] / "build" / "bench_unfolded"
 
 
-def data(seed=0, density=0.1):
-    rng = np.random.default_rng(seed)
-    A = rng.standard_normal((M, N)) / np.sqrt(M)
-    Y = rng.standard_normal((BATCH, N)) * (rng.random((BATCH, N)) < density)
-    X0 = Y @ A.T
-    X = X0 + rng.standard_normal(X0.shape) * np.sqrt(np.mean(X0**2) * 1e-4)
-    return A, X, Y
+def standard_problem(n_train, seed=0):
+    X, H, A = make_bernoulli_gaussian(n_train, random_state=seed)
+    X_val, H_val, _ = make_bernoulli_gaussian(1000, A, random_state=seed + 1)
+    X_test, H_test, _ = make_bernoulli_gaussian(1000, A, random_state=seed + 2)
+    return A, (X, H), (X_val, H_val), (X_test, H_test)
+
+
+def classical_paths(A, X, H, K):
+    """Test NMSE after 1..K iterations of ISTA, FISTA and AMP, and AMP converged."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        converged = amp(X, A, max_iter=2000, tol=1e-10)
+        lam1 = float(converged.lam1_effective.mean())
+        alpha = 1.001 * lipschitz_constant(A)
+        paths = {
+            "ista": [nmse_db(H, ista(X, A, lam1, alpha=alpha, max_iter=k, tol=0.0).h)
+                     for k in range(1, K + 1)],
+            "fista": [nmse_db(H, fista(X, A, lam1, max_iter=k, tol=0.0).h)
+                      for k in range(1, K + 1)],
+            "amp": [nmse_db(H, amp(X, A, max_iter=k, tol=0.0).h) for k in range(1, K + 1)],
+        }
+    return paths, nmse_db(H, converged.h)
+
+
+def learned_path(name, A, train, val, test, K, patience, verbose):
+    """Train one network layer by layer; its test NMSE at every depth, and the seconds."""
+    path = []
+    module = MODULES[name]
+
+    def on_depth(params, depth):
+        path.append(nmse_db(test[1], module.forward(params, test[0], n_layers=depth)))
+        print(f"  {name} depth {depth}: test NMSE {path[-1]:.2f} dB", flush=True)
+
+    start = time.perf_counter()
+    result = unfolded.train(NETWORKS[name](A, K), *train, X_val=val[0], Y_val=val[1],
+                            learning_rate=1e-3, refinements=(0.5, 0.1), batch_size=100,
+                            max_epochs=200, n_iter_no_change=patience, random_state=0,
+                            on_depth=on_depth, verbose=verbose)
+    seconds = time.perf_counter() - start
+    TRAINED.mkdir(parents=True, exist_ok=True)  # for the timing part
+    names = ("B", "S", "theta") if name == "lista" else ("B", "theta")
+    np.savez(TRAINED / f"{name}_K{K}.npz",
+             **{key: getattr(result.params, key) for key in names})
+    return path, seconds
+
+
+def layers(args):
+    A, train, val, test = standard_problem(args.train)
+    K = args.layers
+    paths, floor = classical_paths(A, *test, K)
+    seconds = {}
+    for name in args.networks.split(","):
+        paths[name], seconds[name] = learned_path(name, A, train, val, test, K, args.patience,
+                                                  args.verbose)
+    print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes; test NMSE (dB)")
+    names = list(paths)
+    print("layers " + " ".join(f"{name:>10s}" for name in names))
+    for k in range(K):
+        print(f"{k + 1:6d} " + " ".join(f"{paths[name][k]:10.2f}" for name in names))
+    print(f"l1 floor (AMP converged, the lasso's solution): {floor:.2f} dB")
+    for name, value in seconds.items():
+        print(f"training time {name}: {value / 60:.1f} min")
+    print("published: " + "; ".join(f"{key} {value:.2f} dB" for key, value in
+                                     PUBLISHED.items()))
+    print("published iterations to -35 dB: " + ", ".join(
+        f"{key} {value}" for key, value in PUBLISHED_ITERATIONS_TO_35DB.items()))
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["layers"] + names)
+            for k in range(K):
+                writer.writerow([k + 1] + [f"{paths[name][k]:.3f}" for name in names])
+        print(f"wrote {args.csv}")
+    if args.plot:
+        plot(paths, floor, args.plot)
+
+
+def plot(paths, floor, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, values in paths.items():
+        style = "--" if name in ("ista", "fista", "amp") else "-"
+        ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=name)
+    ax.axhline(floor, color="grey", lw=0.8, ls=":", label="l1 floor (AMP converged)")
+    ax.axhline(PUBLISHED["support oracle (make_lamp_vamp_plots.py)"], color="k", lw=0.8,
+               ls=":", label="support oracle (published)")
+    ax.plot([1], [PUBLISHED["LISTA, 1 layer (README's training log)"]], "k*", ms=9,
+            label="LISTA, 1 layer (published)")
+    ax.set_xlabel("layers (iterations)")
+    ax.set_ylabel("test NMSE (dB)")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 def torch_lista(torch, t, x, y):
@@ -73,72 +202,121 @@ def torch_lamp(torch, t, A, x, y, denoiser, floor=lamp.FLOOR):
     return ((h - y) ** 2).mean()
 
 
-def cases(trained_like):
-    A, X, Y = data()
-    pl = lista.LISTAParams.initial(A, K, lam=0.1)
-    soft = lamp.LAMPParams.initial(A, K)
-    bg = lamp.LAMPParams.initial(A, K, denoiser="bg")
-    if trained_like:  # larger thresholds: sparser codes
-        pl.theta *= 10
-        soft.theta[:, 0] = 2.0
-    return A, X, Y, [("LISTA", pl), ("LAMP soft", soft), ("LAMP bg", bg)]
+def timing(args):
+    import numba
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    A, (X, H), _, _ = standard_problem(args.train)
+    print(machine())
+    check_gradients(A, X[:args.batch], H[:args.batch], args.layers)
+    print(f"{args.train} codes per epoch in batches of {args.batch}, K={args.layers}, "
+          f"{args.threads} threads, Adam; median of {args.repeats} epochs")
+    print(f"{'network':10s} {'parameters':10s} {'dtype':8s} {'sparserec s':>11s} "
+          f"{'pytorch s':>9s} {'ratio':>6s}")
+    with threadpool_limits(args.threads, user_api="blas"):
+        for name in args.networks.split(","):
+            for label, params in candidates(name, A, args.layers):
+                for dtype in args.dtypes:
+                    Xd, Hd = X.astype(dtype), H.astype(dtype)
+                    epoch = lambda p=params, Xd=Xd, Hd=Hd: unfolded.train(  # noqa: E731
+                        p, Xd, Hd, layerwise=False, max_epochs=1, batch_size=args.batch,
+                        n_iter_no_change=None, random_state=0)
+                    reference = lambda p=params, Xd=Xd, Hd=Hd, n=name: torch_epoch(  # noqa: E731
+                        torch, n, p, Xd, Hd, args.batch)
+                    epoch(), reference()  # compile, warm up
+                    ours, _ = median_time(epoch, args.repeats)
+                    theirs, _ = median_time(reference, args.repeats)
+                    print(f"{name:10s} {label:10s} {dtype:8s} {ours:11.3f} {theirs:9.3f} "
+                          f"{theirs / ours:6.2f}", flush=True)
 
 
-def ours(params, X, Y, dtype):
-    if isinstance(params, lista.LISTAParams):
-        return lista.loss_and_grad(params, X, Y, dtype=dtype)
-    return lamp.loss_and_grad(params, X, Y, dtype=dtype)
+def candidates(name, A, K):
+    """The network at its initial parameters, and as trained by ``layers`` if saved."""
+    out = [("initial", NETWORKS[name](A, K))]
+    saved = TRAINED / f"{name}_K{K}.npz"
+    if saved.exists():
+        params = NETWORKS[name](A, K)
+        with np.load(saved, allow_pickle=False) as arrays:
+            for key in arrays.files:
+                setattr(params, key, arrays[key])
+        out.append(("trained", params))
+    return out
 
 
-def theirs(torch, params, A, X, Y, dtype):
-    tdt = getattr(torch, dtype)
-    x, y = torch.tensor(X, dtype=tdt), torch.tensor(Y, dtype=tdt)
-    if isinstance(params, lista.LISTAParams):
-        t = {k: torch.tensor(getattr(params, k), dtype=tdt, requires_grad=True)
-             for k in ("B", "S", "theta")}
-        loss = torch_lista(torch, t, x, y)
-    else:
-        t = {k: torch.tensor(getattr(params, k), dtype=tdt, requires_grad=True)
-             for k in ("B", "theta")}
-        loss = torch_lamp(torch, t, torch.tensor(A, dtype=tdt), x, y, params.denoiser)
-    loss.backward()
-    return loss.item(), {k: v.grad.numpy() for k, v in t.items()}
+def check_gradients(A, X, H, K):
+    """Loss and gradients of sparserec against PyTorch autograd, float64, one batch."""
+    import torch
+
+    for name in NETWORKS:
+        params = NETWORKS[name](A, K)
+        loss, grads = MODULES[name].loss_and_grad(params, X, H)
+        reference, t = torch_loss(torch, name, params, X, H, np.float64)
+        reference.backward()
+        errors = ", ".join(f"{k} {relative(grads[k], v.grad.numpy()):.1e}"
+                           for k, v in t.items())
+        print(f"{name}: loss {loss:.6g}, pytorch {reference.item():.6g}; relative gradient "
+              f"differences {errors}")
+
+
+def relative(a, b):
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def torch_loss(torch, name, params, X, Y, dtype):
+    """The network's loss in PyTorch, and its parameters as tensors."""
+    tdt = getattr(torch, np.dtype(dtype).name)
+    names = ("B", "S", "theta") if name == "lista" else ("B", "theta")
+    t = {k: torch.tensor(getattr(params, k), dtype=tdt, requires_grad=True) for k in names}
+    x, y = torch.as_tensor(X, dtype=tdt), torch.as_tensor(Y, dtype=tdt)
+    if name == "lista":
+        return torch_lista(torch, t, x, y), t
+    return torch_lamp(torch, t, torch.tensor(params.A, dtype=tdt), x, y, params.denoiser), t
+
+
+def torch_epoch(torch, name, params, X, Y, batch):
+    """One epoch of Adam in PyTorch over the batches of sparserec's first epoch."""
+    _, t = torch_loss(torch, name, params, X[:1], Y[:1], X.dtype)
+    optimizer = torch.optim.Adam(list(t.values()), lr=1e-3)
+    order = np.random.default_rng(0).permutation(len(X))
+    x_all, y_all = torch.from_numpy(X), torch.from_numpy(Y)
+    for first in range(0, len(X), batch):
+        rows = torch.from_numpy(order[first:first + batch])
+        optimizer.zero_grad()
+        x, y = x_all[rows], y_all[rows]
+        if name == "lista":
+            loss = torch_lista(torch, t, x, y)
+        else:
+            loss = torch_lamp(torch, t, torch.as_tensor(params.A, dtype=x.dtype), x, y,
+                              params.denoiser)
+        loss.backward()
+        optimizer.step()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("part", choices=["layers", "time"])
+    parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--train", type=int, default=None,
+                        help="training codes (default 20000 for layers, 10000 for time)")
+    parser.add_argument("--networks", default="lista,lamp-soft,lamp-bg")
+    parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--trained-like", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--csv", default=None)
+    parser.add_argument("--plot", default=None)
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    print(machine())
-    A, X, Y, nets = cases(args.trained_like)
-    with threadpool_limits(args.threads, user_api="blas"):
-        for name, params in nets:
-            lo, go = ours(params, X, Y, "float64")
-            lt, gt = theirs(torch, params, A, X, Y, "float64")
-            errs = ", ".join(f"{k} {np.linalg.norm(go[k] - gt[k]) / np.linalg.norm(gt[k]):.1e}"
-                             for k in gt)
-            print(f"{name}: loss {lo:.6g} vs torch {lt:.6g}; relative gradient errors {errs}")
-        print(f"\nM={M} N={N} batch={BATCH} K={K}, {args.threads} threads, median of "
-              f"{args.repeats}" + (" (trained-like thresholds)" if args.trained_like else ""))
-        print(f"{'network':12s} {'dtype':8s} {'ours (s)':>9s} {'torch (s)':>10s} {'ratio':>6s}")
-        for name, params in nets:
-            for dtype in args.dtypes:
-                Xd, Yd = X.astype(dtype), Y.astype(dtype)
-                ours(params, Xd, Yd, dtype)  # compile / warm up
-                theirs(torch, params, A, Xd, Yd, dtype)
-                run = (params, Xd, Yd, dtype)
-                t_ours, _ = median_time(lambda run=run: ours(*run), args.repeats)
-                t_torch, _ = median_time(lambda run=run: theirs(torch, run[0], A, *run[1:]),
-                                         args.repeats)
-                print(f"{name:12s} {dtype:8s} {t_ours:9.4f} {t_torch:10.4f} "
-                      f"{t_torch / t_ours:6.2f}")
+    if args.part == "layers":
+        args.train = args.train or 20_000
+        layers(args)
+    else:
+        args.train = args.train or 10_000
+        timing(args)
 
 
 if __name__ == "__main__":

@@ -72,10 +72,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._threads import in_threads, one_blas_thread
 from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
-from ._rows import by_rows
 
 __all__ = ["LAMPParams", "forward", "loss_and_grad", "DENOISERS", "FLOOR"]
 
@@ -184,7 +184,15 @@ def forward(params, X, *, n_layers=None, dtype=None):
     ndarray of shape (B, N), of ``dtype``
     """
     net = _check(params, X, None, n_layers, dtype)
-    return _forward(net, store=False)[0]
+    X = net["X"]
+    out = np.empty((len(X), net["A"].shape[1]), net["dtype"])
+
+    def rows(start, stop):
+        out[start:stop] = _forward(dict(net, X=X[start:stop]), store=False)[0]
+
+    with one_blas_thread():  # threads of our own over the batch instead
+        in_threads(rows, len(X), chunks_per_thread=1)
+    return out
 
 
 def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
@@ -212,18 +220,35 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
         'theta' (K, 2).
     """
     net = _check(params, X, Y, n_layers, dtype)
+    Y = np.asarray(Y, net["dtype"])
+    size = Y.size
+    with one_blas_thread():  # threads of our own over the batch instead
+        parts = in_threads(_loss_and_grad_rows, len(Y), net, Y, 2.0 / size,
+                           chunks_per_thread=1)
+    squares, gB, g_theta = (sum(values) for values in zip(*parts, strict=True))
+    return squares / size, {"B": gB, "theta": g_theta}
+
+
+# ----------------------------------------------------------------------------------------
+# internals
+
+
+def _loss_and_grad_rows(net, Y, scale, start, stop):
+    """The squared error of the rows ``start:stop`` of a batch and their gradients;
+    ``scale`` is ``2 / Y.size`` for the whole batch."""
+    net = dict(net, X=net["X"][start:stop])
+    Y = Y[start:stop]
     X, n, dtype, A, Bs, theta = (net[k] for k in ("X", "n", "dtype", "A", "B", "theta"))
-    Y = np.asarray(Y, dtype)
     Bn, M = X.shape
     N = A.shape[1]
-    soft = params.denoiser == "soft"
+    soft = net["denoiser"] == "soft"
     tied = Bs.shape[0] == 1
     H, V, R, sig, bco = _forward(net, store=True)
     residual = H[n] - Y
     r64 = residual.ravel().astype(np.float64)
-    loss = float(np.dot(r64, r64)) / (Bn * N)
+    squares = float(np.dot(r64, r64))
 
-    Hbar = residual * dtype.type(2.0 / (Bn * N))  # dL/dh_n
+    Hbar = residual * dtype.type(scale)  # dL/dh_n
     Tmp = Hbar  # dL/dh_t = Hbar - Tmp below the top layer
     subtract = False
     carry = np.zeros((Bn, M), dtype)  # dL/dv_t through v_{t+1} = ... + b_{t+1} v_t
@@ -232,7 +257,7 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     sigma_bar = np.empty(Bn, dtype)
     Vbar = np.empty((Bn, M), dtype)
     W = np.empty((Bn, M), dtype)
-    g_theta = np.zeros((params.n_layers, 2))
+    g_theta = np.zeros((theta.shape[0], 2))
     gB = np.zeros(Bs.shape)
     first = np.empty((0, M), dtype)
     floor = dtype.type(FLOOR)
@@ -243,10 +268,10 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
             kernel, th0, th1 = kernels.soft_layer_backward, dtype.type(th0), dtype.type(th1)
         else:
             kernel = kernels.bg_layer_backward
-        g_theta[t] = by_rows(kernel, Bn, (1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1), Hbar, Tmp,
+        g_theta[t] = kernel(Hbar, Tmp,
                              subtract, R[t], sig[t], th0, th1, b_bar, M, Rbar[t], sigma_bar)
         np.dot(Rbar[t], Bt, out=W)
-        by_rows(kernels.lamp_residual_backward, Bn, (1, 1, 1, 1, 1, 1, 1, 0, 1, 1), W, carry,
+        kernels.lamp_residual_backward(W, carry,
                 sigma_bar, V[t], sig[t], bco[t], V[t - 1] if t else first, floor, Vbar, b_bar)
         if not tied:
             gB[t] = Rbar[t].T @ V[t]
@@ -254,11 +279,7 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
             Hbar, Tmp, subtract = Rbar[t], Vbar @ A, True
     if tied:  # one product over all layers
         gB[0] = Rbar.reshape(-1, N).T @ V[:n].reshape(-1, M)
-    return loss, {"B": gB, "theta": g_theta}
-
-
-# ----------------------------------------------------------------------------------------
-# internals
+    return squares, gB, g_theta
 
 
 def _forward(net, store):
@@ -281,12 +302,11 @@ def _forward(net, store):
     first = np.empty((0, M), dtype)
     for t in range(n):
         i, o = (t, t + 1) if store else (t % 2, (t + 1) % 2)
-        rows = (1, 1, 1, 1, 0, 1, 1)
         if t == 0:
-            by_rows(kernels.lamp_residual, Bn, rows, X, X, bco[i], first, floor, V[i], sig[i])
+            kernels.lamp_residual(X, X, bco[i], first, floor, V[i], sig[i])
         else:
             np.dot(H[i], A.T, out=P)
-            by_rows(kernels.lamp_residual, Bn, rows, X, P, bco[i],
+            kernels.lamp_residual(X, P, bco[i],
                     V[o if not store else t - 1], floor, V[i], sig[i])
         np.dot(V[i], Bs[0 if Bs.shape[0] == 1 else t].T, out=Z)
         th0, th1 = theta[t]
@@ -294,7 +314,7 @@ def _forward(net, store):
             kernel, th0, th1 = kernels.soft_layer, dtype.type(th0), dtype.type(th1)
         else:
             kernel = kernels.bg_layer
-        by_rows(kernel, Bn, (1, 1, 1, 0, 0, 0, 1, 1, 1), H[i], Z, sig[i], th0, th1, M, R[i],
+        kernel(H[i], Z, sig[i], th0, th1, M, R[i],
                 H[o], bco[o])
     if store:
         return H, V, R, sig, bco

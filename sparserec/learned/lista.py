@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._threads import in_threads, one_blas_thread
 from .._validation import check_array, check_dtype, check_int, float_dtype
 from . import _unfolded_kernels as kernels
-from ._rows import by_rows
 
 __all__ = ["LISTAParams", "forward", "loss_and_grad"]
 
@@ -109,7 +109,14 @@ def forward(params, X, *, n_layers=None, dtype=None):
     ndarray of shape (B, N), of ``dtype``
     """
     X, n, dtype, weights = _check(params, X, None, n_layers, dtype)
-    return _forward(X, n, weights, store=False)[-1]
+    out = np.empty((len(X), weights[0].shape[0]), dtype)
+
+    def rows(start, stop):
+        out[start:stop] = _forward(X[start:stop], n, weights, store=False)[-1]
+
+    with one_blas_thread():  # threads of our own over the batch instead
+        in_threads(rows, len(X), chunks_per_thread=1)
+    return out
 
 
 def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
@@ -137,25 +144,41 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     """
     X, n, dtype, weights = _check(params, X, Y, n_layers, dtype)
     Y = np.asarray(Y, dtype)
-    S, _, theta, _ = weights
+    size = Y.size
+    with one_blas_thread():  # threads of our own over the batch instead
+        parts = in_threads(_loss_and_grad_rows, len(Y), X, Y, n, weights, 2.0 / size,
+                           chunks_per_thread=1)
+    squares, gB, gS, g_theta = (sum(values) for values in zip(*parts, strict=True))
+    return squares / size, {"B": gB, "S": gS, "theta": g_theta}
+
+
+# ----------------------------------------------------------------------------------------
+# internals
+
+
+def _loss_and_grad_rows(X, Y, n, weights, scale, start, stop):
+    """The squared error of the rows ``start:stop`` of a batch and their gradients;
+    ``scale`` is ``2 / Y.size`` for the whole batch."""
+    X, Y = X[start:stop], Y[start:stop]
+    S, _, theta, dtype = weights
     Bn, N = Y.shape
     H, counts = _forward(X, n, weights, store=True)  # H[k] = h_{k+1}
     sparse = [c < SPARSE_DENSITY * H[0].size for c in counts]
     residual = H[n - 1] - Y
     r64 = residual.ravel().astype(np.float64)
-    loss = float(np.dot(r64, r64)) / (Bn * N)
+    squares = float(np.dot(r64, r64))
 
-    G = residual * dtype.type(2.0 / (Bn * N))  # dL/dh_n
+    G = residual * dtype.type(scale)  # dL/dh_n
     DZ = np.empty((n, Bn, N), dtype)
     gc = np.zeros((Bn, N), dtype)  # dL/d(B x), summed over the layers
-    g_theta = np.zeros(params.n_layers)
+    g_theta = np.zeros(len(theta))
     for k in range(n - 1, -1, -1):
-        gt = by_rows(kernels.lista_layer_backward, Bn, (1, 1, 1, 1), G, H[k], DZ[k], gc)
+        gt = kernels.lista_layer_backward(G, H[k], DZ[k], gc)
         g_theta[k] = gt if theta[k] > 0 else 0.0
         if k > 0:  # dz_k is zero where h_{k+1} is
             if sparse[k]:
                 G = np.empty_like(G)
-                by_rows(kernels.sparse_times, Bn, (1, 0, 1), DZ[k], S, G)
+                kernels.sparse_times(DZ[k], S, G)
             else:
                 G = DZ[k] @ S
     gS = np.zeros((N, N))
@@ -164,13 +187,9 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
         gS += DZ[dense].reshape(-1, N).T @ H[[k - 1 for k in dense]].reshape(-1, N)
     for k in range(1, n):
         if k not in dense:
-            gS += by_rows(kernels.sparse_outer, Bn, (1, 1), DZ[k], H[k - 1])
+            gS += kernels.sparse_outer(DZ[k], H[k - 1])
     gB = gc.T @ X
-    return loss, {"B": np.asarray(gB, np.float64), "S": gS, "theta": g_theta}
-
-
-# ----------------------------------------------------------------------------------------
-# internals
+    return squares, np.asarray(gB, np.float64), gS, g_theta
 
 
 def _forward(X, n, weights, store):
@@ -181,8 +200,7 @@ def _forward(X, n, weights, store):
     C = X @ B.T
     H = np.empty((n if store else 1, X.shape[0], N), dtype)
     h = H[0]
-    rows = (1, 1, 0, 0, 1)
-    nnz = by_rows(kernels.lista_layer, len(X), rows, C, C, False,
+    nnz = kernels.lista_layer(C, C, False,
                   dtype.type(max(theta[0], 0.0)), h)
     P = np.empty_like(C)
     ST = np.ascontiguousarray(S.T) if n > 1 else S
@@ -191,9 +209,9 @@ def _forward(X, n, weights, store):
         if nnz >= SPARSE_DENSITY * h.size:
             np.dot(h, S.T, out=P)
         else:
-            by_rows(kernels.sparse_times, len(X), (1, 0, 1), h, ST, P)
+            kernels.sparse_times(h, ST, P)
         out = H[k] if store else h
-        nnz = by_rows(kernels.lista_layer, len(X), rows, C, P, True,
+        nnz = kernels.lista_layer(C, P, True,
                       dtype.type(max(theta[k], 0.0)), out)
         h = out
         counts.append(nnz)
