@@ -52,7 +52,7 @@ class AMPResult(SolverResult):
     lam1_effective: np.ndarray = None
 
 
-def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init=None):
+def amp(x, A, *, tau="sure", damping=None, D=None, max_iter=1000, tol=1e-6, h_init=None):
     """Recover sparse codes by approximate message passing, for one signal or a batch.
 
     Parameters
@@ -132,9 +132,12 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     N = A.shape[1]
     max_iter = check_int(max_iter, "max_iter")
     tol = check_number(tol, "tol", low=0)
-    if tau is None:
-        tau = minimax_threshold(min(M / N, 1.0))
-    tau = check_number(tau, "tau", low=0, low_open=True)
+    if tau is None or tau == "sure":
+        tau, factor = "sure", 0.0  # the kernel's code for SURE
+    else:
+        if tau == "minimax":
+            tau = minimax_threshold(min(M / N, 1.0))
+        tau = factor = check_number(tau, "tau", low=0, low_open=True)
     damping = check_number(0.0 if damping is None else damping, "damping", low=0, high=1,
                            high_open=True)
 
@@ -148,7 +151,7 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     Phi = np.ascontiguousarray(Phi64 / scale, dtype=dtype)
     H = check_initial_codes(h_init, B, N, dtype, "h_init", single) * dtype.type(scale)
 
-    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, tau, damping, max_iter, tol)
+    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, factor, damping, max_iter, tol)
     h /= dtype.type(scale)
     converged, diverged = status == 1, status == 2
     lam1 = scale * theta * np.maximum(1.0 - onsager, 0.0)
@@ -167,7 +170,7 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
                        diverged=diverged, lam1_effective=lam1)
 
 
-def _iterate(X, Phi, H, tau, damping, max_iter, tol):
+def _iterate(X, Phi, H, factor, damping, max_iter, tol):
     """Run AMP in chunks; signals that stop (converged or diverged) leave the batch."""
     B, M = X.shape
     PhiT = np.ascontiguousarray(Phi.T)
@@ -177,18 +180,20 @@ def _iterate(X, Phi, H, tau, damping, max_iter, tol):
     status = np.zeros(B, np.int8)  # 0 running, 1 converged, 2 diverged
     theta = np.zeros(B)
     onsager = np.zeros(B)
+    sure = np.zeros((B, 3))
+    sure[:, 2] = damping
     limit = DIVERGENCE**2 * np.maximum(2 * half_squared_norms(X), np.finfo(np.float64).tiny)
     active = np.arange(B)
     done = 0
     while active.size and done < max_iter:
         n_steps = min(_CHECK_EVERY, max_iter - done)
         parts = [np.ascontiguousarray(a[active]) for a in (X, h, z, n_iter, status, theta,
-                                                           onsager, limit)]
-        xa, ha, za, ia, sa, ta, oa, la = parts
-        _amp_kernels.amp_steps(Phi, PhiT, xa, ha, za, tau, damping, n_steps, tol, la, ia, sa,
-                               ta, oa)
+                                                           onsager, limit, sure)]
+        xa, ha, za, ia, sa, ta, oa, la, ma = parts
+        _amp_kernels.amp_steps(Phi, PhiT, xa, ha, za, factor, damping, n_steps, tol, la, ia, sa,
+                               ta, oa, ma)
         h[active], z[active], n_iter[active], status[active] = ha, za, ia, sa
-        theta[active], onsager[active] = ta, oa
+        theta[active], onsager[active], sure[active] = ta, oa, ma
         active = active[sa == 0]
         done += n_steps
     return h, n_iter, status, theta, onsager
