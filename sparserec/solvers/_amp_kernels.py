@@ -99,7 +99,7 @@ def sure_threshold(r, variance, work):
 
     ``SURE(theta) = N var - 2 var #{|r_i| <= theta} + sum_i min(r_i^2, theta^2)`` grows
     between the sorted ``|r_i|`` and drops at each, so its minimum is at 0 or at one of them
-    (the smallest such threshold on ties of the risk). ``work`` is a scratch array of ``r``'s size; ``r`` is not changed.
+    (the smallest on ties of the risk). ``work`` is scratch of ``r``'s size and dtype.
     """
     n = r.size
     for i in range(n):

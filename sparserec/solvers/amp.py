@@ -63,11 +63,13 @@ def amp(x, A, *, tau="sure", damping=None, D=None, max_iter=1000, tol=1e-6, h_in
         Measurement matrix; AMP is derived for i.i.d. entries of variance ``1/M``
         (:func:`sparserec.gaussian_matrix`). Only the shape of the distribution matters: the
         matrix is rescaled internally to columns of unit norm on average.
-    tau : float, optional
-        Threshold in units of the estimated noise level ``||z|| / sqrt(M)``. Default: the
-        minimax threshold of :func:`sparserec.minimax_threshold` at ``delta = M / N``, with
-        which AMP's noiseless phase transition is the l1 (Donoho-Tanner) curve. Larger values
-        give sparser, more biased codes.
+    tau : {'sure', 'minimax'} or float, default='sure'
+        The threshold rule. A number: a fixed threshold in units of the estimated noise level
+        ``||z|| / sqrt(M)``; larger values give sparser, more biased codes. 'minimax': that
+        number set to :func:`sparserec.minimax_threshold` at ``delta = M / N``, with which
+        AMP's noiseless phase transition is the l1 (Donoho-Tanner) curve (the default of
+        phase diagrams). 'sure' (or None): tuned per signal and iteration by Stein's unbiased
+        risk estimate (see Notes), which needs no knowledge of the sparsity.
     damping : float in [0, 1), optional
         Weight of the previous iterate in ``h`` and ``z``,
         ``h <- (1 - damping) h_new + damping h`` and the same for ``z`` (None or 0: plain
@@ -100,11 +102,22 @@ def amp(x, A, *, tau="sure", damping=None, D=None, max_iter=1000, tol=1e-6, h_in
     See Also
     --------
     fista : the lasso for a fixed penalty, for any matrix.
-    minimax_threshold : the default ``tau``.
+    minimax_threshold : ``tau='minimax'``.
 
     Notes
     -----
-    The threshold rule ``theta_t = tau ||z^t|| / sqrt(M)`` is that of Montanari
+    With ``tau='sure'``, every iteration minimises over ``theta`` (at the sorted ``|r_i|``,
+    ``r = h + Phi^T z``) Stein's unbiased estimate of the risk of ``soft(r; theta)`` with
+    noise variance ``sigma^2 = ||z||^2 / M``,
+    ``SURE(theta) = N sigma^2 - 2 sigma^2 #{|r_i| <= theta} + sum_i min(r_i^2, theta^2)``
+    (Mousavi, Maleki and Baraniuk, *Parameterless optimal approximate message passing*,
+    arXiv:1311.0035, 2013). At N of a few hundred that minimiser is noisy, and the noise
+    slows AMP down; the threshold used is therefore ``sigma`` times the mean over the
+    iterations so far of the minimisers in units of ``sigma``. Soft-threshold AMP with
+    many nonzeros is close to oscillating at such N: a signal whose residual grows is
+    damped by at least 0.2 from then on. ``lam1_effective`` is that of the last threshold.
+
+    The fixed-threshold rule ``theta_t = tau ||z^t|| / sqrt(M)`` is that of Montanari
     (*Graphical models concepts in compressed sensing*, in Compressed Sensing: Theory and
     Applications, Cambridge University Press, 2012) and of Donoho, Maleki and Montanari
     (2009), where ``tau`` is the minimax
