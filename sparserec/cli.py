@@ -83,6 +83,23 @@ COUNT = click.IntRange(min=1, max=MAX_COUNT)
 POSITIVE = _Finite(min=0, min_open=True)
 
 
+class _Threshold(_Finite):
+    """The threshold rule of amp: 'sure', 'minimax' or a positive number."""
+
+    name = "sure|minimax|float"
+
+    def __init__(self):
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.lower() in ("sure", "minimax"):
+            return value.lower()
+        return super().convert(value, param, ctx)
+
+
+TAU = _Threshold()
+
+
 @click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="sparserec")
 @click.option("--debug", is_flag=True, help="Show the traceback of errors.")
@@ -184,9 +201,10 @@ def _shared_default(name):
 @click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"), show_default=True,
               help="Tolerance: relative duality gap (ista, fista, sparsa, sista_sparsa), "
                    "relative change (sista, amp).")
-@click.option("--tau", type=POSITIVE, default=None,
-              help="Threshold of amp in units of the estimated noise level. Default: the "
-                   "minimax threshold at M/N.")
+@click.option("--tau", type=TAU, default=None,
+              help="Threshold of amp: 'sure' (default; tuned by Stein's unbiased risk "
+                   "estimate), 'minimax' (the minimax threshold at M/N) or a number, in "
+                   "units of the estimated noise level.")
 @click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
               help="Damping of amp in [0, 1): weight of the previous iterate (default 0).")
 @click.option("--dictionary", metavar="SPEC", default=None, callback=_check_dictionary,
@@ -802,7 +820,8 @@ def _grid(ctx, param, value):
 @click.option("--lam1", type=NON_NEGATIVE, default=None,
               help="Penalty of the lasso solvers and sista. Default: 1e-4 max|A^T x| per "
                    "cell.")
-@click.option("--tau", type=POSITIVE, default=None, help="Threshold of amp (default minimax).")
+@click.option("--tau", type=TAU, default=None,
+              help="Threshold of amp: 'sure', 'minimax' (default) or a number.")
 @click.option("--damping", type=_Finite(min=0, max=1, max_open=True), default=None,
               help="Damping of amp (default 0.2).")
 @click.option("--max-iter", type=COUNT, default=None,

@@ -56,7 +56,8 @@ def _solver(function, sequential, options, phase_options):
 
 
 # Phase diagrams: a small penalty (the lasso tends to basis pursuit as it vanishes) and a
-# tight tolerance; AMP lightly damped, because at N = 500 plain AMP diverges for some
+# tight tolerance; AMP with the minimax threshold (the l1 curve by construction) and lightly
+# damped, because at N = 500 plain AMP diverges for some
 # Gaussian matrices when the minimax threshold is small (delta near 1), and damping keeps
 # its fixed points.
 _PHASE_LASSO = dict(lam1_ratio=1e-4, tol=1e-9)
@@ -78,5 +79,5 @@ SOLVERS = MappingProxyType({
                                                      max_iter=1000, tol=1e-6, D=None, F=None),
                             dict(lam1_ratio=1e-4, lam2=0.0, tol=1e-9, max_iter=5000)),
     "amp": _solver(amp, False, dict(tau=None, damping=None, max_iter=1000, tol=1e-6, D=None),
-                   dict(damping=0.2, max_iter=1000, tol=1e-7)),
+                   dict(tau="minimax", damping=0.2, max_iter=1000, tol=1e-7)),
 })

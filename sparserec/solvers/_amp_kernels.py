@@ -5,10 +5,14 @@ from numba import njit
 
 from ._base_kernels import soft
 
+#: Damping of a signal under the SURE rule once its residual has grown: the iterates of
+#: soft-threshold AMP with many nonzeros are close to oscillating at moderate N.
+SURE_DAMPING = 0.2
+
 
 @njit(cache=True)
 def amp_steps(Phi, PhiT, x, h, z, tau, damping, n_steps, tol, limit, iters, status, theta,
-               onsager):
+              onsager, sure):
     """Run up to ``n_steps`` AMP iterations on a batch, in place; stopped rows stay frozen.
 
     Parameters
@@ -16,16 +20,22 @@ def amp_steps(Phi, PhiT, x, h, z, tau, damping, n_steps, tol, limit, iters, stat
     Phi, PhiT : (M, N) and (N, M) arrays, the rescaled ``A D`` and its transpose.
     x : (B, M) array, the measurements.
     h, z : (B, N) and (B, M) arrays, the codes and the corrected residuals (updated).
-    tau, damping, tol : floats, as in :func:`amp`.
+    tau : float, the threshold in units of the noise estimate ``||z|| / sqrt(M)``; 0 or
+        less: the mean over the iterations so far of the minimisers of SURE
+        (:func:`sure_threshold`) in those units, per row, and a row's damping is raised to
+        ``SURE_DAMPING`` once its residual grows.
+    damping, tol : floats, as in :func:`amp`.
     limit : (B,) array, the squared residual norm beyond which a row has diverged.
     iters : (B,) int64 array, iterations done (updated).
     status : (B,) int8 array, 0 running, 1 converged, 2 diverged (updated).
     theta, onsager : (B,) float64 arrays, the last threshold and ``||h||_0 / M`` (written).
+    sure : (B, 3) float64 array, per row the mean SURE threshold, the last ``||z||^2`` and
+        the damping (read and updated if tau <= 0).
     """
     B, N = h.shape
     M = x.shape[1]
-    keep = 1.0 - damping
     running = np.empty(B, np.bool_)
+    work = np.empty(N, h.dtype)
     for _ in range(n_steps):
         pseudo = h + np.dot(z, Phi)  # h + Phi^T z: the signal plus Gaussian-like noise
         n_running = 0
@@ -37,19 +47,31 @@ def amp_steps(Phi, PhiT, x, h, z, tau, damping, n_steps, tol, limit, iters, stat
             energy = 0.0
             for i in range(M):
                 energy += z[b, i] * z[b, i]
-            threshold = tau * np.sqrt(energy / M)
+            sigma = np.sqrt(energy / M)
+            d = damping
+            if tau > 0:
+                threshold = tau * sigma
+            else:  # SURE: its minimiser is noisy at moderate N, so average it over iterations
+                best = sure_threshold(pseudo[b], energy / M, work) / sigma if sigma > 0 else 0.0
+                sure[b, 0] += (best - sure[b, 0]) / (iters[b] + 1)
+                threshold = sure[b, 0] * sigma
+                if iters[b] > 0 and energy > sure[b, 1]:
+                    sure[b, 2] = max(sure[b, 2], SURE_DAMPING)
+                sure[b, 1] = energy
+                d = sure[b, 2]
             nonzero = 0
             change = 0.0
             norm = 0.0
             for j in range(N):
                 v = soft(pseudo[b, j], threshold, False)
                 nonzero += v != 0.0
-                v = keep * v + damping * h[b, j]
-                d = v - h[b, j]
-                change += d * d
+                v = (1.0 - d) * v + d * h[b, j]
+                step = v - h[b, j]
+                change += step * step
                 norm += v * v
                 h[b, j] = v
             theta[b] = threshold
+            sure[b, 2] = d
             onsager[b] = nonzero / M  # the mean derivative of soft(.) times N / M
             iters[b] += 1
             if change <= tol * tol * norm:
@@ -61,9 +83,36 @@ def amp_steps(Phi, PhiT, x, h, z, tau, damping, n_steps, tol, limit, iters, stat
             if not running[b]:
                 continue
             energy = 0.0
+            d = sure[b, 2]
             for i in range(M):
-                v = keep * (x[b, i] - fit[b, i] + onsager[b] * z[b, i]) + damping * z[b, i]
+                v = (1.0 - d) * (x[b, i] - fit[b, i] + onsager[b] * z[b, i]) + d * z[b, i]
                 z[b, i] = v
                 energy += v * v
             if not energy <= limit[b]:  # also catches NaN
                 status[b] = 2
+
+
+@njit(cache=True)
+def sure_threshold(r, variance, work):
+    """The threshold ``theta >= 0`` that minimises Stein's unbiased risk estimate of
+    ``soft(r; theta)`` for ``r`` = signal + Gaussian noise of the given variance.
+
+    ``SURE(theta) = N var - 2 var #{|r_i| <= theta} + sum_i min(r_i^2, theta^2)`` grows
+    between the sorted ``|r_i|`` and drops at each, so its minimum is at 0 or at one of them
+    (the smallest on ties of the risk). ``work`` is scratch of ``r``'s size and dtype.
+    """
+    n = r.size
+    for i in range(n):
+        work[i] = abs(r[i])
+    work.sort()
+    best = n * variance  # SURE(0)
+    threshold = 0.0
+    below = 0.0  # sum of r_i^2 over |r_i| <= theta
+    for k in range(n):
+        a = float(work[k])
+        below += a * a
+        risk = n * variance - 2.0 * variance * (k + 1) + below + (n - k - 1) * a * a
+        if risk < best:
+            best = risk
+            threshold = a
+    return threshold

@@ -52,7 +52,7 @@ class AMPResult(SolverResult):
     lam1_effective: np.ndarray = None
 
 
-def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init=None):
+def amp(x, A, *, tau="sure", damping=None, D=None, max_iter=1000, tol=1e-6, h_init=None):
     """Recover sparse codes by approximate message passing, for one signal or a batch.
 
     Parameters
@@ -63,11 +63,13 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
         Measurement matrix; AMP is derived for i.i.d. entries of variance ``1/M``
         (:func:`sparserec.gaussian_matrix`). Only the shape of the distribution matters: the
         matrix is rescaled internally to columns of unit norm on average.
-    tau : float, optional
-        Threshold in units of the estimated noise level ``||z|| / sqrt(M)``. Default: the
-        minimax threshold of :func:`sparserec.minimax_threshold` at ``delta = M / N``, with
-        which AMP's noiseless phase transition is the l1 (Donoho-Tanner) curve. Larger values
-        give sparser, more biased codes.
+    tau : {'sure', 'minimax'} or float, default='sure'
+        The threshold rule. A number: a fixed threshold in units of the estimated noise level
+        ``||z|| / sqrt(M)``; larger values give sparser, more biased codes. 'minimax': that
+        number set to :func:`sparserec.minimax_threshold` at ``delta = M / N``, with which
+        AMP's noiseless phase transition is the l1 (Donoho-Tanner) curve (the default of
+        phase diagrams). 'sure' (or None): tuned per signal and iteration by Stein's unbiased
+        risk estimate (see Notes), which needs no knowledge of the sparsity.
     damping : float in [0, 1), optional
         Weight of the previous iterate in ``h`` and ``z``,
         ``h <- (1 - damping) h_new + damping h`` and the same for ``z`` (None or 0: plain
@@ -100,11 +102,22 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     See Also
     --------
     fista : the lasso for a fixed penalty, for any matrix.
-    minimax_threshold : the default ``tau``.
+    minimax_threshold : ``tau='minimax'``.
 
     Notes
     -----
-    The threshold rule ``theta_t = tau ||z^t|| / sqrt(M)`` is that of Montanari
+    With ``tau='sure'``, every iteration minimises over ``theta`` (at the sorted ``|r_i|``,
+    ``r = h + Phi^T z``) Stein's unbiased estimate of the risk of ``soft(r; theta)`` with
+    noise variance ``sigma^2 = ||z||^2 / M``,
+    ``SURE(theta) = N sigma^2 - 2 sigma^2 #{|r_i| <= theta} + sum_i min(r_i^2, theta^2)``
+    (Mousavi, Maleki and Baraniuk, *Parameterless optimal approximate message passing*,
+    arXiv:1311.0035, 2013). At N of a few hundred that minimiser is noisy, and the noise
+    slows AMP down; the threshold used is therefore ``sigma`` times the mean over the
+    iterations so far of the minimisers in units of ``sigma``. Soft-threshold AMP with
+    many nonzeros is close to oscillating at such N: a signal whose residual grows is
+    damped by at least 0.2 from then on. ``lam1_effective`` is that of the last threshold.
+
+    The fixed-threshold rule ``theta_t = tau ||z^t|| / sqrt(M)`` is that of Montanari
     (*Graphical models concepts in compressed sensing*, in Compressed Sensing: Theory and
     Applications, Cambridge University Press, 2012) and of Donoho, Maleki and Montanari
     (2009), where ``tau`` is the minimax
@@ -132,9 +145,12 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     N = A.shape[1]
     max_iter = check_int(max_iter, "max_iter")
     tol = check_number(tol, "tol", low=0)
-    if tau is None:
-        tau = minimax_threshold(min(M / N, 1.0))
-    tau = check_number(tau, "tau", low=0, low_open=True)
+    if tau is None or tau == "sure":
+        tau, factor = "sure", 0.0  # the kernel's code for SURE
+    else:
+        if tau == "minimax":
+            tau = minimax_threshold(min(M / N, 1.0))
+        tau = factor = check_number(tau, "tau", low=0, low_open=True)
     damping = check_number(0.0 if damping is None else damping, "damping", low=0, high=1,
                            high_open=True)
 
@@ -148,7 +164,7 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
     Phi = np.ascontiguousarray(Phi64 / scale, dtype=dtype)
     H = check_initial_codes(h_init, B, N, dtype, "h_init", single) * dtype.type(scale)
 
-    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, tau, damping, max_iter, tol)
+    h, n_iter, status, theta, onsager = _iterate(X, Phi, H, factor, damping, max_iter, tol)
     h /= dtype.type(scale)
     converged, diverged = status == 1, status == 2
     lam1 = scale * theta * np.maximum(1.0 - onsager, 0.0)
@@ -167,7 +183,7 @@ def amp(x, A, *, tau=None, damping=None, D=None, max_iter=1000, tol=1e-6, h_init
                        diverged=diverged, lam1_effective=lam1)
 
 
-def _iterate(X, Phi, H, tau, damping, max_iter, tol):
+def _iterate(X, Phi, H, factor, damping, max_iter, tol):
     """Run AMP in chunks; signals that stop (converged or diverged) leave the batch."""
     B, M = X.shape
     PhiT = np.ascontiguousarray(Phi.T)
@@ -177,18 +193,20 @@ def _iterate(X, Phi, H, tau, damping, max_iter, tol):
     status = np.zeros(B, np.int8)  # 0 running, 1 converged, 2 diverged
     theta = np.zeros(B)
     onsager = np.zeros(B)
+    sure = np.zeros((B, 3))
+    sure[:, 2] = damping
     limit = DIVERGENCE**2 * np.maximum(2 * half_squared_norms(X), np.finfo(np.float64).tiny)
     active = np.arange(B)
     done = 0
     while active.size and done < max_iter:
         n_steps = min(_CHECK_EVERY, max_iter - done)
         parts = [np.ascontiguousarray(a[active]) for a in (X, h, z, n_iter, status, theta,
-                                                           onsager, limit)]
-        xa, ha, za, ia, sa, ta, oa, la = parts
-        _amp_kernels.amp_steps(Phi, PhiT, xa, ha, za, tau, damping, n_steps, tol, la, ia, sa,
-                               ta, oa)
+                                                           onsager, limit, sure)]
+        xa, ha, za, ia, sa, ta, oa, la, ma = parts
+        _amp_kernels.amp_steps(Phi, PhiT, xa, ha, za, factor, damping, n_steps, tol, la, ia, sa,
+                               ta, oa, ma)
         h[active], z[active], n_iter[active], status[active] = ha, za, ia, sa
-        theta[active], onsager[active] = ta, oa
+        theta[active], onsager[active], sure[active] = ta, oa, ma
         active = active[sa == 0]
         done += n_steps
     return h, n_iter, status, theta, onsager

@@ -7,7 +7,7 @@ import pytest
 
 import sparserec
 from sparserec import amp, fista, gaussian_matrix, minimax_threshold
-from sparserec.solvers import ConvergenceWarning
+from sparserec.solvers import ConvergenceWarning, _amp_kernels
 
 
 def unit_columns(m, n, seed=0):
@@ -51,8 +51,11 @@ def test_recovers_sparse_codes_exactly_without_noise():
     result = amp(H @ A.T, A, tol=1e-9)
     assert result.converged.all() and not result.diverged.any()
     np.testing.assert_allclose(result.h, H, atol=1e-6)
-    assert result.settings["tau"] == pytest.approx(minimax_threshold(0.5))
+    assert result.settings["tau"] == "sure"
     assert np.all(result.gap < 1e-6)
+    minimax = amp(H @ A.T, A, tau="minimax", tol=1e-9)
+    np.testing.assert_allclose(minimax.h, H, atol=1e-6)
+    assert minimax.settings["tau"] == pytest.approx(minimax_threshold(0.5))
 
 
 def test_a_fixed_point_solves_the_lasso_with_the_effective_penalty():
@@ -83,6 +86,51 @@ def test_float32_stays_float32():
     result = amp(X, A, tol=1e-5)
     assert result.h.dtype == np.float32 and result.y_hat.dtype == np.float32
     assert result.converged.all()
+
+
+def standard_problem(n_signals, seed, m=250, n=500, p=0.1, snr_db=40.0):
+    """The set-up of the AMP literature: Bernoulli-Gaussian codes, white noise at 40 dB."""
+    rng = np.random.default_rng(seed)
+    A = gaussian_matrix(m, n, random_state=rng)
+    H = rng.standard_normal((n_signals, n)) * (rng.random((n_signals, n)) < p)
+    clean = H @ A.T
+    noise = rng.standard_normal(clean.shape)
+    noise *= np.linalg.norm(clean) / np.linalg.norm(noise) * 10 ** (-snr_db / 20)
+    return A, H, clean + noise
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_default_reaches_minus_35_db_within_30_iterations(seed):
+    A, H, X = standard_problem(100, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = amp(X, A, max_iter=30, tol=0.0)
+    assert sparserec.nmse_db(H, result.h) <= -35.0
+
+
+def brute_force_sure(r, variance):
+    """The minimiser of SURE over 0 and every |r_i|, each evaluated from its definition."""
+    r = np.abs(np.asarray(r, np.float64))
+    candidates = np.concatenate([[0.0], np.sort(r)])
+    risks = [r.size * variance - 2 * variance * np.count_nonzero(r <= t)
+             + np.minimum(r**2, t**2).sum() for t in candidates]
+    return candidates[int(np.argmin(risks))], min(risks)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sure_threshold_minimises_steins_risk_estimate(dtype):
+    rng = np.random.default_rng(10)
+    r = (rng.standard_normal(300) * (rng.random(300) < 0.2) * 5
+         + 0.3 * rng.standard_normal(300)).astype(dtype)
+    for variance in (0.09, 0.01, 1.0):
+        theta = _amp_kernels.sure_threshold(r, variance, np.empty_like(r))
+        expected, _ = brute_force_sure(r, variance)
+        assert theta == pytest.approx(expected, rel=1e-6)
+    # a dense grid does no better
+    t = np.linspace(0, np.abs(r).max(), 2001)
+    grid = [r.size * 0.09 - 2 * 0.09 * np.count_nonzero(np.abs(r) <= v)
+            + np.minimum(r.astype(np.float64)**2, v**2).sum() for v in t]
+    assert min(grid) >= brute_force_sure(r, 0.09)[1] - 1e-9
 
 
 def test_scale_of_the_matrix_does_not_matter():
@@ -123,7 +171,7 @@ def test_divergence_is_stopped_and_flagged():
 
 def test_damping_makes_it_converge_to_the_same_kind_of_fixed_point():
     A, H = correlated_problem()
-    result = amp(H @ A.T, A, damping=0.5, max_iter=1000, tol=1e-9)
+    result = amp(H @ A.T, A, tau="minimax", damping=0.5, max_iter=1000, tol=1e-9)
     assert result.converged.all() and not result.diverged.any()
     np.testing.assert_allclose(result.h, H, atol=1e-5)
 
@@ -146,6 +194,7 @@ def test_zero_measurements_give_zero_codes():
     (dict(tau=0.0), ValueError, "tau must be a finite number > 0, got 0.0"),
     (dict(tau=np.inf), ValueError, "tau must be a finite number > 0, got inf"),
     (dict(tau="1"), TypeError, "tau must be a real number"),
+    (dict(tau="SURE"), TypeError, "tau must be a real number"),
     (dict(damping=1.0), ValueError, "damping must be a finite number >= 0 and < 1"),
     (dict(damping=-0.1), ValueError, "damping must be a finite number >= 0 and < 1"),
     (dict(max_iter=-1), ValueError, "max_iter"),
