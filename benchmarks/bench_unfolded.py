@@ -9,12 +9,13 @@ probability 0.1, standard normal values), white noise at SNR 40 dB
 ``layers``: test NMSE after 1, 2, ..., K iterations of ISTA, FISTA (both on the lasso that
 AMP's fixed point solves) and AMP (default threshold), and of LISTA, LAMP with the soft
 threshold (untied) and LAMP with the Bernoulli-Gaussian MMSE denoiser (untied), trained
-layer by layer as in the LAMP paper (the new layer alone at 1e-3, then all layers at 5e-4
-and 1e-4, each stage ending after ``--patience`` epochs without improvement on 1000
-validation codes; ``--train`` training codes, batches of 100, Adam), measured on the test
-batch at every depth once that depth is trained. Also printed: where the l1 solution
-lies (AMP run to convergence, "l1 floor"), and the published figures that exist in text
-(see ``PUBLISHED``).
+layer by layer as in the LAMP paper (the new layer alone at 1e-3, then all layers at 1e-4,
+each stage ending after ``--patience`` epochs without a 0.01 dB gain on 1000 validation
+codes or after ``--max-epochs``; ``--train`` training codes, batches of 100, Adam),
+measured on the test batch at every depth once that depth is trained. (The LAMP paper
+trains much longer, on fresh batches of 1000 until 5000 steps bring no gain.) Also
+printed: where the l1 solution lies (AMP run to convergence, "l1 floor"), and the
+published figures that exist in text (see ``PUBLISHED``).
 
 ``time``: seconds per training epoch of each network at full depth (``--train`` codes in
 batches of 100, Adam), sparserec (hand-written backpropagation, numba kernels) against
@@ -88,7 +89,7 @@ def classical_paths(A, X, H, K):
     return paths, nmse_db(H, converged.h)
 
 
-def learned_path(name, A, train, val, test, K, patience, verbose):
+def learned_path(name, A, train, val, test, K, args):
     """Train one network layer by layer; its test NMSE at every depth, and the seconds."""
     path = []
     module = MODULES[name]
@@ -99,9 +100,10 @@ def learned_path(name, A, train, val, test, K, patience, verbose):
 
     start = time.perf_counter()
     result = unfolded.train(NETWORKS[name](A, K), *train, X_val=val[0], Y_val=val[1],
-                            learning_rate=1e-3, refinements=(0.5, 0.1), batch_size=100,
-                            max_epochs=200, n_iter_no_change=patience, random_state=0,
-                            on_depth=on_depth, verbose=verbose)
+                            learning_rate=1e-3, refinements=args.refinements, batch_size=100,
+                            max_epochs=args.max_epochs, n_iter_no_change=args.patience,
+                            tol=0.01, random_state=0, on_depth=on_depth,
+                            verbose=args.verbose)
     seconds = time.perf_counter() - start
     TRAINED.mkdir(parents=True, exist_ok=True)  # for the timing part
     names = ("B", "S", "theta") if name == "lista" else ("B", "theta")
@@ -116,8 +118,7 @@ def layers(args):
     paths, floor = classical_paths(A, *test, K)
     seconds = {}
     for name in args.networks.split(","):
-        paths[name], seconds[name] = learned_path(name, A, train, val, test, K, args.patience,
-                                                  args.verbose)
+        paths[name], seconds[name] = learned_path(name, A, train, val, test, K, args)
     print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes; test NMSE (dB)")
     names = list(paths)
     print("layers " + " ".join(f"{name:>10s}" for name in names))
@@ -302,7 +303,11 @@ def main():
     parser.add_argument("--train", type=int, default=None,
                         help="training codes (default 20000 for layers, 10000 for time)")
     parser.add_argument("--networks", default="lista,lamp-soft,lamp-bg")
-    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--patience", type=int, default=2,
+                        help="epochs without a 0.01 dB gain that end a stage")
+    parser.add_argument("--max-epochs", type=int, default=10, help="per stage")
+    parser.add_argument("--refinements", type=float, nargs="*", default=[0.1],
+                        help="learning-rate factors of the stages that refine all layers")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)

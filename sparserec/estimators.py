@@ -945,7 +945,8 @@ class _UnfoldedRegressor(RegressorMixin, BaseEstimator):
                 refinements=tuple(self.refinements), optimizer=self.optimizer,
                 learning_rate=self.learning_rate, batch_size=self.batch_size,
                 max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change,
-                X_val=X_val, Y_val=Y_val, dtype=dtype, random_state=rng.randint(2**31),
+                tol=self.tol, X_val=X_val, Y_val=Y_val, dtype=dtype,
+                random_state=rng.randint(2**31),
                 verbose=self.verbose)
             params = result.params
             self.loss_curve_ = list(result.loss_curve)
@@ -1027,14 +1028,17 @@ class LISTARegressor(_UnfoldedRegressor):
         Train layer by layer (the new layer alone, then all layers at the smaller learning
         rates of ``refinements``, for every depth; :func:`sparserec.learned.train_layerwise`);
         False: all layers together from the start.
-    refinements : tuple of float, default=(0.5, 0.1)
+    refinements : tuple of float, default=(0.1,)
+        The learning-rate factors of the stages that train all layers after each new one.
     optimizer : {'adam', 'rmsprop'}, default='adam'
     learning_rate : float, default=1e-3
     batch_size : int, default=100
-    max_epochs : int, default=50
+    max_epochs : int, default=20
         Per stage when ``layerwise``.
-    n_iter_no_change : int, default=5
-        End a stage (or training) after this many epochs without improvement.
+    n_iter_no_change : int, default=3
+        End a stage (or training) after this many epochs without an improvement of the
+        validation NMSE by more than ``tol`` dB.
+    tol : float, default=0.01
     validation_fraction : float, default=0.1
         Held out to choose the best parameters of every stage.
     dtype : {'float64', 'float32'}, default='float64'
@@ -1071,9 +1075,9 @@ class LISTARegressor(_UnfoldedRegressor):
                 "validation_scores_", "layer_scores_", "best_epoch_", "n_epochs_")
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, lam=0.1, layerwise=True,
-                 refinements=(0.5, 0.1), optimizer="adam", learning_rate=1e-3,
-                 batch_size=100, max_epochs=50, n_iter_no_change=5, validation_fraction=0.1,
-                 dtype="float64", random_state=None, verbose=False):
+                 refinements=(0.1,), optimizer="adam", learning_rate=1e-3,
+                 batch_size=100, max_epochs=20, n_iter_no_change=3, tol=0.01,
+                 validation_fraction=0.1, dtype="float64", random_state=None, verbose=False):
         self.measurement_matrix = measurement_matrix
         self.n_layers = n_layers
         self.lam = lam
@@ -1084,6 +1088,7 @@ class LISTARegressor(_UnfoldedRegressor):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.validation_fraction = validation_fraction
         self.dtype = dtype
         self.random_state = random_state
@@ -1141,13 +1146,15 @@ class LAMPRegressor(_UnfoldedRegressor):
     layerwise : bool, default=True
         Train layer by layer, as the LAMP paper does
         (:func:`sparserec.learned.train_layerwise`); False: all layers together.
-    refinements : tuple of float, default=(0.5, 0.1)
+    refinements : tuple of float, default=(0.1,)
     optimizer : {'adam', 'rmsprop'}, default='adam'
     learning_rate : float, default=1e-3
     batch_size : int, default=100
-    max_epochs : int, default=50
+    max_epochs : int, default=20
         Per stage when ``layerwise``.
-    n_iter_no_change : int, default=5
+    n_iter_no_change : int, default=3
+    tol : float, default=0.01
+        As for :class:`LISTARegressor`.
     validation_fraction : float, default=0.1
     dtype : {'float64', 'float32'}, default='float64'
     random_state : int, RandomState or None, default=None
@@ -1179,9 +1186,9 @@ class LAMPRegressor(_UnfoldedRegressor):
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, denoiser="soft", tied=False,
                  alpha=None, sparsity=None, variance=None, layerwise=True,
-                 refinements=(0.5, 0.1), optimizer="adam", learning_rate=1e-3,
-                 batch_size=100, max_epochs=50, n_iter_no_change=5, validation_fraction=0.1,
-                 dtype="float64", random_state=None, verbose=False):
+                 refinements=(0.1,), optimizer="adam", learning_rate=1e-3,
+                 batch_size=100, max_epochs=20, n_iter_no_change=3, tol=0.01,
+                 validation_fraction=0.1, dtype="float64", random_state=None, verbose=False):
         self.measurement_matrix = measurement_matrix
         self.n_layers = n_layers
         self.denoiser = denoiser
@@ -1196,6 +1203,7 @@ class LAMPRegressor(_UnfoldedRegressor):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.validation_fraction = validation_fraction
         self.dtype = dtype
         self.random_state = random_state
@@ -1247,6 +1255,7 @@ def _check_unfolded_hyperparameters(model):
     if model.n_iter_no_change is not None:
         check_int(model.n_iter_no_change, "n_iter_no_change", low=1)
     check_number(model.learning_rate, "learning_rate", low=0, low_open=True)
+    check_number(model.tol, "tol", low=0)
     check_number(model.validation_fraction, "validation_fraction", low=0, high=1,
                  high_open=True)
     check_choice(model.optimizer, "optimizer", ("rmsprop", "adam"))

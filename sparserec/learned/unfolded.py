@@ -29,7 +29,7 @@ def _layered(params):
 
 
 def train(params, X, Y, *, layerwise=True, refinements=(0.5, 0.1), optimizer="adam",
-          learning_rate=1e-3, batch_size=100, max_epochs=50, n_iter_no_change=5,
+          learning_rate=1e-3, batch_size=100, max_epochs=50, n_iter_no_change=5, tol=0.0,
           max_seconds=None, X_val=None, Y_val=None, score=None, clip_norm=None, dtype=None,
           random_state=None, clock=time.perf_counter, callback=None, on_depth=None,
           verbose=False):
@@ -55,7 +55,10 @@ def train(params, X, Y, *, layerwise=True, refinements=(0.5, 0.1), optimizer="ad
     max_epochs : int, default=50
         Per stage when ``layerwise``.
     n_iter_no_change : int or None, default=5
-        End a stage (or training) after this many epochs without improvement.
+        End a stage (or training) after this many epochs without an improvement of more
+        than ``tol``.
+    tol : float, default=0.0
+        In dB of validation NMSE (relative, of the training loss, without validation data).
     max_seconds : float, optional
         Per stage when ``layerwise``: the training time after which it ends.
     X_val, Y_val : ndarrays, optional
@@ -100,7 +103,7 @@ def train(params, X, Y, *, layerwise=True, refinements=(0.5, 0.1), optimizer="ad
     def predict(current, X, depth=None):
         return module.forward(current, X, n_layers=depth, dtype=dtype)
 
-    loop_options = dict(optimizer=optimizer, batch_size=batch_size, clip_norm=clip_norm,
+    loop_options = dict(optimizer=optimizer, batch_size=batch_size, clip_norm=clip_norm, tol=tol,
                         max_seconds=max_seconds, clock=clock, callback=callback,
                         random_state=random_state, verbose=verbose)
     if not layerwise:
