@@ -261,10 +261,10 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
                     verbose=False, **options):
     """Train an unfolded network layer by layer, as Borgerding, Schniter and Rangan do.
 
-    For every depth ``d = 1 .. n_layers``, one stage trains the parameters of the new layer
-    ``d`` alone, the earlier layers frozen, on the network of ``d`` layers; then one stage
-    per factor of ``refinements`` trains all parameters of the ``d`` layers together at
-    ``learning_rate`` times that factor. Every stage is a :func:`train_loop` with a fresh
+    For every depth ``d = 1 .. n_layers``, one stage trains the new layer ``d``, on the
+    network of ``d`` layers: its own parameters and those shared by all layers, the earlier
+    layers' own parameters frozen; then one stage per factor of ``refinements`` trains all
+    parameters of the ``d`` layers together at ``learning_rate`` times that factor. Every stage is a :func:`train_loop` with a fresh
     optimiser (so frozen entries, whose gradients are zeroed, never move) that keeps its
     best parameters, and starts from the previous stage's best.
 
@@ -282,8 +282,7 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
         The depth of the trained network.
     layered : collection of str
         The variables with one entry per layer along their first axis (e.g. per-layer
-        thresholds). The other variables are shared by all layers: trained in the
-        refinement stages only.
+        thresholds). The others are shared by all layers, and trained in every stage.
     score : callable, optional
         ``score(params, depth)``, lower is better; None: the training loss.
     refinements : sequence of float, default=(0.5, 0.1)
@@ -317,8 +316,7 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
     for index, (depth, what, factor) in enumerate(stages):
         masks = {name: _layer_mask(variables[name], depth, what == "new layer")
                  for name in layered}
-        if what == "all layers":
-            masks.update({name: None for name in shared})
+        masks.update({name: None for name in shared})
 
         def stage_loss_and_grad(current, batch, depth=depth, masks=masks):
             loss, grads = loss_and_grad(current, batch, depth)

@@ -313,10 +313,22 @@ def test_layerwise_training_trains_each_new_layer_then_refines(refinements):
     assert depths == [1, 2]
     w, c = result.params["w"], result.params["c"]
     assert w[2] == 0.3  # beyond n_layers: never trained
-    assert (c[0] == 0.5) == (not refinements)  # shared: trained by the refinements only
-    assert w[0] != 0.1 and w[1] != 0.2
-    # The new layer alone reaches the target at each depth.
-    gain = w[:2].sum() + c[0]
-    assert gain == pytest.approx(3.0, abs=0.05)
-    if not refinements:  # depth 1 fitted w_1 with c fixed, depth 2 then had nothing to fit
-        assert w[0] + c[0] == pytest.approx(3.0, abs=0.05)
+    assert c[0] != 0.5 and w[0] != 0.1 and w[1] != 0.2  # shared, and both layers, trained
+    assert w[:2].sum() + c[0] == pytest.approx(3.0, abs=0.05)
+
+
+def test_a_new_layer_stage_freezes_the_earlier_layers():
+    start, loss_and_grad, n = _toy_problem()
+    seen = []
+
+    def recording(params, batch, depth):
+        seen.append((depth, params["w"].copy()))
+        return loss_and_grad(params, batch, depth)
+
+    train_layerwise(start, start.copy(), recording, n, n_layers=2, layered={"w"},
+                    decode=lambda p, v: _Toy(v).copy(), encode=lambda p: p.copy(),
+                    refinements=(), learning_rate=0.05, max_epochs=3, n_iter_no_change=None,
+                    batch_size=50, random_state=0)
+    depth_2 = [w for depth, w in seen if depth == 2]
+    assert all(w[0] == depth_2[0][0] for w in depth_2)  # layer 1 frozen at depth 2
+    assert len({w[1] for w in depth_2}) > 1
