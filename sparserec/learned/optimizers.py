@@ -7,6 +7,8 @@ An optimiser updates a dict of float arrays in place from a dict of gradients
 
 import numpy as np
 
+from ._optimizer_kernels import adam_step, rmsprop_step
+
 __all__ = ["RMSprop", "Adam", "make_optimizer", "clip_by_norm"]
 
 
@@ -38,9 +40,8 @@ class RMSprop:
         """Update ``variables`` (a dict of float arrays) in place, from ``grads``."""
         for name, g in grads.items():
             r = self._r.setdefault(name, np.full(np.shape(g), self.initial_accumulator))
-            r *= self.decay
-            r += (1 - self.decay) * g * g
-            variables[name] -= self.learning_rate * g / (np.sqrt(r) + self.eps)
+            rmsprop_step(_flat(variables[name]), _flat(g), r.reshape(-1),
+                         self.learning_rate, self.decay, self.eps)
 
     def get_state(self):
         """A copy of the internal state (for :meth:`set_state`)."""
@@ -77,11 +78,8 @@ class Adam:
         for name, g in grads.items():
             m = self._m.setdefault(name, np.zeros(np.shape(g)))
             v = self._v.setdefault(name, np.zeros(np.shape(g)))
-            m *= self.beta1
-            m += (1 - self.beta1) * g
-            v *= self.beta2
-            v += (1 - self.beta2) * g * g
-            variables[name] -= self.learning_rate * (m / c1) / (np.sqrt(v / c2) + self.eps)
+            adam_step(_flat(variables[name]), _flat(g), m.reshape(-1), v.reshape(-1),
+                      self.learning_rate, self.beta1, self.beta2, c1, c2, self.eps)
 
     def get_state(self):
         """A copy of the internal state (for :meth:`set_state`)."""
@@ -93,6 +91,15 @@ class Adam:
         m, v, self._t = state
         self._m = {n: a.copy() for n, a in m.items()}
         self._v = {n: a.copy() for n, a in v.items()}
+
+
+def _flat(a):
+    """A float64 array as a flat view, for the kernels (the variables are float64 and
+    contiguous, so their updates land in place)."""
+    a = np.asarray(a, dtype=np.float64)
+    if not a.flags.c_contiguous:
+        raise ValueError("the optimised variables must be C-contiguous float64 arrays")
+    return a.reshape(-1)
 
 
 def make_optimizer(name, learning_rate):

@@ -264,9 +264,10 @@ def train_layerwise(params, variables, loss_and_grad, n_samples, *, n_layers, la
     For every depth ``d = 1 .. n_layers``, one stage trains the new layer ``d``, on the
     network of ``d`` layers: its own parameters and those shared by all layers, the earlier
     layers' own parameters frozen; then one stage per factor of ``refinements`` trains all
-    parameters of the ``d`` layers together at ``learning_rate`` times that factor. Every stage is a :func:`train_loop` with a fresh
-    optimiser (so frozen entries, whose gradients are zeroed, never move) that keeps its
-    best parameters, and starts from the previous stage's best.
+    parameters of the ``d`` layers together at ``learning_rate`` times that factor. Every
+    stage is a :func:`train_loop` with a fresh optimiser (so frozen entries, whose gradients
+    are zeroed, never move) that keeps its best parameters, and starts from the previous
+    stage's best.
 
     Parameters
     ----------
