@@ -26,20 +26,10 @@ import warnings
 import numpy as np
 
 import sparserec
-from sparserec import amp, fista, ista, lipschitz_constant, nmse_db
+from sparserec import amp, fista, ista, lipschitz_constant, make_bernoulli_gaussian, nmse_db
 from sparserec import ConvergenceWarning
 
 TARGET = -35.0
-
-
-def problem(n_signals, seed, m=250, n=500, p=0.1, snr_db=40.0):
-    rng = np.random.default_rng(seed)
-    A = sparserec.gaussian_matrix(m, n, random_state=rng)
-    H = rng.standard_normal((n_signals, n)) * (rng.random((n_signals, n)) < p)
-    clean = H @ A.T
-    noise = rng.standard_normal(clean.shape)
-    noise *= np.linalg.norm(clean) / np.linalg.norm(noise) * 10 ** (-snr_db / 20)
-    return A, H, clean + noise
 
 
 def amp_path(A, H, X, tau, damping=0.0, t_max=80):
@@ -86,14 +76,15 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: every run hits max_iter
 
-    A, H, X = problem(args.signals, args.seed + 1)  # the draw that chooses tau, damping
+    # the draw that chooses tau and damping
+    X, H, A = make_bernoulli_gaussian(args.signals, random_state=args.seed + 1)
     grid = [(tau, damping) for damping in (0.0, 0.1) for tau in (1.0, 1.1, 1.2, 1.3)]
     counts = {key: first_below(amp_path(A, H, X, *key, t_max=50)) for key in grid}
     tau, damping = min(grid, key=lambda key: counts[key] or np.inf)
     print("iterations to -35 dB on a separate draw (tau, damping): " + ", ".join(
         f"{key}: {counts[key] or '>50'}" for key in grid) + f" -> tau={tau}, damping={damping}")
 
-    A, H, X = problem(args.signals, args.seed)
+    X, H, A = make_bernoulli_gaussian(args.signals, random_state=args.seed)
     rows = []
     start = time.perf_counter()
     path = amp_path(A, H, X, tau, damping)

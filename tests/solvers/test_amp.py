@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sparserec
-from sparserec import amp, fista, gaussian_matrix, minimax_threshold
+from sparserec import amp, fista, gaussian_matrix, make_bernoulli_gaussian, minimax_threshold
 from sparserec.solvers import ConvergenceWarning, _amp_kernels
 
 
@@ -88,24 +88,24 @@ def test_float32_stays_float32():
     assert result.converged.all()
 
 
-def standard_problem(n_signals, seed, m=250, n=500, p=0.1, snr_db=40.0):
-    """The set-up of the AMP literature: Bernoulli-Gaussian codes, white noise at 40 dB."""
-    rng = np.random.default_rng(seed)
-    A = gaussian_matrix(m, n, random_state=rng)
-    H = rng.standard_normal((n_signals, n)) * (rng.random((n_signals, n)) < p)
-    clean = H @ A.T
-    noise = rng.standard_normal(clean.shape)
-    noise *= np.linalg.norm(clean) / np.linalg.norm(noise) * 10 ** (-snr_db / 20)
-    return A, H, clean + noise
-
-
 @pytest.mark.parametrize("seed", [0, 3, 7])
 def test_default_reaches_minus_35_db_within_30_iterations(seed):
-    A, H, X = standard_problem(100, seed)
+    X, H, A = make_bernoulli_gaussian(100, random_state=seed)  # the standard problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = amp(X, A, max_iter=30, tol=0.0)
     assert sparserec.nmse_db(H, result.h) <= -35.0
+
+
+@pytest.mark.slow
+def test_default_reaches_minus_35_db_on_ten_seeds_with_the_published_test_batch():
+    """The literature's test batch is 1000 signals; with 100, one or two signals with many
+    more nonzeros than the mean can keep the batch's NMSE just above -35 dB."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for seed in range(10):
+            X, H, A = make_bernoulli_gaussian(1000, random_state=seed)
+            assert sparserec.nmse_db(H, amp(X, A, max_iter=30, tol=0.0).h) <= -35.0, seed
 
 
 def brute_force_sure(r, variance):
