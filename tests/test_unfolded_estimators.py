@@ -107,6 +107,9 @@ def test_phase_command_takes_a_trained_lamp(task, trained, tmp_path):
                                       "--trials", "5", "--no-plot", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "delta 0.500" in result.output and out.exists()
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid model: LAMPRegressor(n_layers=4, denoiser=soft, M=50, N=100" in result.output
 
 
 @pytest.mark.parametrize("make, message", [
