@@ -18,8 +18,7 @@ measures every network and the classical solvers with as many iterations along
 Writes to ``--out``: ``learned_phase.png`` (the median relative error against rho, one
 panel per delta, with the Donoho-Tanner rho of l1), ``learned_phase.csv`` (the rho where
 the success rate falls through 50%, for success at a relative error of 1% and of 10%,
-beside the theory) and every grid (``learned_phase_DELTA_METHOD.npz``; ``--replot``
-redraws from them).
+beside the theory); every grid to ``build/learned_phase`` (``--replot`` redraws from them).
 
 Run: ``python examples/learned_phase.py [--n 200] [--layers 10] [--out docs/images]``
 (about 15 minutes on 2 cores per delta).
@@ -97,7 +96,7 @@ def main():
     parser.add_argument("--train", type=int, default=4000)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--replot", action="store_true",
-                        help="redraw from the grids saved in --out, without training")
+                        help="redraw from the saved grids, without training")
     parser.add_argument("--out", default=str(Path(__file__).parents[1] / "docs" / "images"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -107,7 +106,7 @@ def main():
     K = args.layers
     if args.replot:
         curves = {(d, name): sparserec.load_phase_transition(path)
-                  for path in sorted(out.glob("learned_phase_*.npz"))
+                  for path in sorted(GRIDS.glob("learned_phase_*.npz"))
                   for d, name in [_key(path)] if d in deltas}
         return report(curves, deltas, args, out)
     classical = {"amp": ("amp", dict(max_iter=K, tol=0.0, damping=0.0)),
@@ -128,28 +127,29 @@ def main():
                 curves[delta, name] = phase_transition(
                     solver, n=args.n, deltas=[delta], rhos=rhos, n_trials=args.trials,
                     solver_options=options, random_state=1)
+        GRIDS.mkdir(parents=True, exist_ok=True)
         for name in [*models, *classical]:
-            curves[delta, name].save(out / f"learned_phase_{delta}_{name}.npz", force=True)
+            curves[delta, name].save(GRIDS / f"learned_phase_{delta}_{name}.npz", force=True)
     report(curves, deltas, args, out)
 
 
 def report(curves, deltas, args, out):
     """The 50% rho of every method at both tolerances, printed and as CSV; the figure."""
-    methods = list(dict.fromkeys(name for _, name in curves))
+    methods = [m for m in METHODS if any(name == m for _, name in curves)]
+    columns = [(delta, tol) for delta in deltas for tol in TOLS]
+    found = {(m, delta, tol): rho_50(curves[delta, m], tol)
+             for m in methods for delta, tol in columns}
     with open(out / "learned_phase.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["delta", "l1 theory"] + [f"{m} ({tol:g})" for tol in TOLS
-                                                  for m in methods])
-        for delta in deltas:
-            theory = float(donoho_tanner_rho(delta))
-            found = {(m, tol): rho_50(curves[delta, m], tol) for m in methods for tol in TOLS}
-            writer.writerow([delta, f"{theory:.3f}"] + [
-                "-" if np.isnan(found[m, tol]) else f"{found[m, tol]:.3f}"
-                for tol in TOLS for m in methods])
-            for m in methods:
-                print(f"delta {delta} {m:16s} 50% rho " + "  ".join(
-                    f"(error <= {tol:g}) {found[m, tol]:.3f}" for tol in TOLS)
-                    + f"   l1 theory {theory:.3f}")
+        writer.writerow(["method"] + [f"delta {d:g}, error <= {t:g}" for d, t in columns])
+        writer.writerow(["l1 (Donoho-Tanner)"] + [f"{donoho_tanner_rho(d):.3f}"
+                                                  for d, _ in columns])
+        for m in methods:
+            writer.writerow([m] + ["-" if np.isnan(found[m, d, t]) else f"{found[m, d, t]:.3f}"
+                                   for d, t in columns])
+    for m in methods:
+        print(f"{m:16s} 50% rho " + "  ".join(f"(delta {d:g}, error <= {t:g}) "
+                                               f"{found[m, d, t]:.3f}" for d, t in columns))
     plot(curves, deltas, args, out / "learned_phase.png")
 
 
@@ -157,6 +157,12 @@ def _key(path):
     _, _, delta, name = path.stem.split("_", 3)
     return float(delta), name
 
+
+#: The methods, in the order of the table and the legend.
+METHODS = ("lista", "lamp-soft", "lamp-bg", "sista-rnn", "amp", "fista", "amp (converged)")
+
+#: Where the grids are kept, for --replot (not in git).
+GRIDS = Path(__file__).resolve().parents[1] / "build" / "learned_phase"
 
 #: The success criteria: relative error at most 1% (the phase diagrams' default) and 10%.
 TOLS = (0.01, 0.1)
@@ -174,8 +180,9 @@ def plot(curves, deltas, args, path):
     figure = Figure(figsize=(4.2 * len(deltas), 3.8), layout="constrained")
     axes = figure.subplots(1, len(deltas), sharey=True, squeeze=False)[0]
     for ax, delta in zip(axes, deltas, strict=True):
-        for (d, name), pt in curves.items():
-            if d == delta:
+        for name in METHODS:
+            pt = curves.get((delta, name))
+            if pt is not None:
                 style = "--" if name in ("amp", "fista", "amp (converged)") else "-"
                 ax.semilogy(pt.rhos, np.median(pt.errors[0], axis=1), style, marker="o",
                             ms=3, label=name)
