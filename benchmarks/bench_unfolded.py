@@ -7,7 +7,9 @@ probability 0.1, standard normal values), white noise at SNR 40 dB
 (:func:`sparserec.make_bernoulli_gaussian`); NMSE over a test batch of 1000 codes.
 
 ``layers``: test NMSE after 1, 2, ..., K iterations of ISTA, FISTA (both on the lasso that
-AMP's fixed point solves) and AMP (default threshold), and of LISTA, LAMP with the soft
+AMP's fixed point solves), AMP (default threshold), AMP with the minimax threshold and
+AMP with the MMSE denoiser of the codes' Bernoulli-Gaussian prior (LAMP's two starting
+points), and of LISTA, LAMP with the soft
 threshold (untied) and LAMP with the Bernoulli-Gaussian MMSE denoiser (untied), trained
 layer by layer as in the LAMP paper (the new layer alone at 1e-3, then all layers at 1e-4,
 each stage ending after ``--patience`` epochs without a 0.01 dB gain on 1000 validation
@@ -22,9 +24,10 @@ batches of 100, Adam), sparserec (hand-written backpropagation, numba kernels) a
 the same network written in PyTorch with autograd, the same data, dtype and number of
 threads; the two losses on one batch are compared first.
 
-Run: ``python benchmarks/bench_unfolded.py layers [--layers 10] [--train 20000]``
-(about 15 minutes on 2 cores) and ``python benchmarks/bench_unfolded.py time [--dtype
-float32]`` (a minute; needs PyTorch, ``pip install sparserec[baselines]``).
+Run: ``python benchmarks/bench_unfolded.py layers [--layers 10] [--train 10000]`` (about 35
+minutes on 2 cores; ``--networks ""``: the classical solvers only) and ``python
+benchmarks/bench_unfolded.py time [--train 5000]`` (ten minutes; needs PyTorch, ``pip
+install sparserec[baselines]``; it also times the networks trained by ``layers``).
 """
 
 import argparse
@@ -86,6 +89,12 @@ def classical_paths(A, X, H, K):
                       for k in range(1, K + 1)],
             "amp": [nmse_db(H, amp(X, A, max_iter=k, tol=0.0).h) for k in range(1, K + 1)],
         }
+    # The networks before training: AMP with LAMP's starting thresholds (minimax), and
+    # AMP with the MMSE denoiser of the codes' true Bernoulli-Gaussian prior.
+    for name, label in (("lamp-soft", "amp-minimax"), ("lamp-bg", "amp-bg")):
+        start = NETWORKS[name](A, K)
+        paths[label] = [nmse_db(H, lamp.forward(start, X, n_layers=k))
+                        for k in range(1, K + 1)]
     return paths, nmse_db(H, converged.h)
 
 
@@ -117,7 +126,7 @@ def layers(args):
     K = args.layers
     paths, floor = classical_paths(A, *test, K)
     seconds = {}
-    for name in args.networks.split(","):
+    for name in filter(None, args.networks.split(",")):
         paths[name], seconds[name] = learned_path(name, A, train, val, test, K, args)
     print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes; test NMSE (dB)")
     names = list(paths)
@@ -301,7 +310,7 @@ def main():
     parser.add_argument("part", choices=["layers", "time"])
     parser.add_argument("--layers", type=int, default=10)
     parser.add_argument("--train", type=int, default=None,
-                        help="training codes (default 20000 for layers, 10000 for time)")
+                        help="training codes (default 10000 for layers, 5000 for time)")
     parser.add_argument("--networks", default="lista,lamp-soft,lamp-bg")
     parser.add_argument("--patience", type=int, default=2,
                         help="epochs without a 0.01 dB gain that end a stage")
@@ -317,10 +326,10 @@ def main():
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     if args.part == "layers":
-        args.train = args.train or 20_000
+        args.train = args.train or 10_000
         layers(args)
     else:
-        args.train = args.train or 10_000
+        args.train = args.train or 5000
         timing(args)
 
 
