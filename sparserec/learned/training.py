@@ -207,7 +207,8 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
                 break
             losses.append(loss)
             recent = (recent + [loss])[-20:]
-            grads, _ = clip_by_norm(grads, clip_norm)
+            if clip_norm is not None:  # (the norm of a million gradients costs)
+                grads, _ = clip_by_norm(grads, clip_norm)
             previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
             optimizer.step(variables, grads)
             params = _quiet(decode, params, variables)
