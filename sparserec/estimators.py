@@ -764,8 +764,8 @@ def _write_model(model, path, learned):
             value = check_dtype(value).name
         elif name == "random_state" and not isinstance(value, (int, type(None))):
             value = None  # a RandomState object is not stored
-        elif isinstance(value, (tuple, list)):
-            value = list(value)
+        elif isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+            value = list(value)  # names, e.g. learn
         elif isinstance(value, np.generic):
             value = value.item()
         elif value is not None and not isinstance(value, (str, int, float, bool)):
