@@ -1071,6 +1071,7 @@ class LISTARegressor(_UnfoldedRegressor):
     (5, 40)
     """
 
+    _module = lista
     _LEARNED = ("measurement_matrix_", "B_", "S_", "theta_", "loss_curve_",
                 "validation_scores_", "layer_scores_", "best_epoch_", "n_epochs_")
 
@@ -1094,7 +1095,6 @@ class LISTARegressor(_UnfoldedRegressor):
         self.random_state = random_state
         self.verbose = verbose
 
-    _module = lista
 
     def _check_hyperparameters(self):
         _check_unfolded_hyperparameters(self)
@@ -1181,6 +1181,7 @@ class LAMPRegressor(_UnfoldedRegressor):
     (5, 40)
     """
 
+    _module = lamp
     _LEARNED = ("measurement_matrix_", "B_", "theta_", "loss_curve_", "validation_scores_",
                 "layer_scores_", "best_epoch_", "n_epochs_")
 
@@ -1209,7 +1210,6 @@ class LAMPRegressor(_UnfoldedRegressor):
         self.random_state = random_state
         self.verbose = verbose
 
-    _module = lamp
 
     def _check_hyperparameters(self):
         _check_unfolded_hyperparameters(self)
