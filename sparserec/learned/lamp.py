@@ -346,5 +346,7 @@ def _check(params, X, Y, n_layers, dtype):
             raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got "
                              f"{np.shape(Y)}")
         check_array(Y, "Y", ndim=2)
-    return {"X": X, "n": n, "dtype": dtype, "A": A.astype(dtype), "B": Bs.astype(dtype),
+    # (no copies in float64: a step must not copy a million parameters it only reads)
+    return {"X": X, "n": n, "dtype": dtype, "A": np.ascontiguousarray(A, dtype),
+            "B": np.ascontiguousarray(Bs, dtype),
             "theta": theta, "denoiser": denoiser}

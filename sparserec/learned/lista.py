@@ -239,5 +239,7 @@ def _check(params, X, Y, n_layers, dtype):
         if Yshape != (X.shape[0], N):
             raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got {Yshape}")
         check_array(Y, "Y", ndim=2)
-    return X, n, dtype, (S.astype(dtype), B.astype(dtype), theta, dtype)
+    # (no copies in float64: a step must not copy the parameters it only reads)
+    return X, n, dtype, (np.ascontiguousarray(S, dtype), np.ascontiguousarray(B, dtype),
+                         theta, dtype)
 
