@@ -29,6 +29,7 @@ N(0, sigma^2)``. See Notes.
 
 Signals are rows, (B, M) in and (B, N) out. The products over the batch are BLAS's; the
 element-wise work of each layer is one numba pass (:mod:`sparserec.learned._unfolded_kernels`).
+The batch is split between the package's threads, each with one BLAS thread.
 
 Notes
 -----

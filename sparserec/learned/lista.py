@@ -14,7 +14,8 @@ BLAS's; the element-wise work of each layer (the threshold forward, its backward
 threshold's gradient) is one numba pass (:mod:`sparserec.learned._unfolded_kernels`). When
 fewer than :data:`SPARSE_DENSITY` of the codes are nonzero, the products with them (``S
 h_k`` forward; ``dL/dz_k S`` and ``sum_k dL/dz_k^T h_k`` back, whose ``dL/dz_k`` is zero
-where ``h_{k+1}`` is) skip their zero entries, which autograd cannot know of.
+where ``h_{k+1}`` is) skip their zero entries, which autograd cannot know of. The batch is
+split between the package's threads, each with one BLAS thread, as for the other networks.
 """
 
 from dataclasses import dataclass
