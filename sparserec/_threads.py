@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-__all__ = ["one_blas_thread", "in_threads"]
+__all__ = ["one_blas_thread", "in_threads", "summed_over_rows"]
 
 _BLAS = None  # threadpoolctl's controller, created once
 _BLAS_LOCK = threading.Lock()
@@ -81,3 +81,23 @@ def in_threads(kernel, n_rows, *args, chunks_per_thread=4):
 
     with ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(chunk, range(len(bounds) - 1)))
+
+
+def summed_over_rows(kernel, n_rows, *args):
+    """The results of ``kernel(*args, start, stop)`` summed over one chunk of the rows per
+    thread, with one BLAS thread: how the networks sum losses and gradients over a batch.
+
+    The kernel returns a tuple; each entry is summed in float64 (``None`` stays ``None``).
+    """
+    with one_blas_thread():  # threads of our own over the batch instead
+        chunks = in_threads(kernel, n_rows, *args, chunks_per_thread=1)
+    return tuple(_total(parts) for parts in zip(*chunks, strict=True))
+
+
+def _total(parts):
+    if parts[0] is None:
+        return None
+    total = np.array(parts[0], dtype=np.float64)
+    for part in parts[1:]:
+        total += part
+    return total

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread
+from .._threads import in_threads, one_blas_thread, summed_over_rows
 from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
@@ -223,11 +223,8 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     net = _check(params, X, Y, n_layers, dtype)
     Y = np.asarray(Y, net["dtype"])
     size = Y.size
-    with one_blas_thread():  # threads of our own over the batch instead
-        parts = in_threads(_loss_and_grad_rows, len(Y), net, Y, 2.0 / size,
-                           chunks_per_thread=1)
-    squares, gB, g_theta = (sum(values) for values in zip(*parts, strict=True))
-    return squares / size, {"B": gB, "theta": g_theta}
+    squares, gB, g_theta = summed_over_rows(_loss_and_grad_rows, len(Y), net, Y, 2.0 / size)
+    return float(squares) / size, {"B": gB, "theta": g_theta}
 
 
 # ----------------------------------------------------------------------------------------

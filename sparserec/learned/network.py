@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread
+from .._threads import in_threads, one_blas_thread, summed_over_rows
 from .._validation import check_dtype, float_dtype
 from . import _network_kernels
 
@@ -105,10 +105,9 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
     X, Y = np.asarray(X), np.asarray(Y)
     B, T, _ = X.shape
     N = weights.S.shape[0]
-    with one_blas_thread():  # threads of our own over the batch instead
-        chunks = in_threads(_loss_and_grads_chunk, B, weights, D, h0, X, Y, n_layers, dtype,
-                            output_grad, 2.0 / (B * T * N), chunks_per_thread=1)
-    sq, gS, gW_stack, gV, gb, gh0, gD = (_total(part) for part in zip(*chunks, strict=True))
+    sq, gS, gW_stack, gV, gb, gh0, gD = summed_over_rows(
+        _loss_and_grads_chunk, B, weights, D, h0, X, Y, n_layers, dtype, output_grad,
+        2.0 / (B * T * N))
     grads = {"S": gS.astype(np.float64), "V": gV.astype(np.float64),
              "W1": gW_stack[:N].astype(np.float64), "W": gW_stack[N:].astype(np.float64),
              "b": float(gb), "h0": gh0}
@@ -152,16 +151,6 @@ def _forward_chunk(weights, D, h0, X, n_layers, dtype, y_hat, h_out, start, stop
     np.matmul(h.reshape(B * T, N), D.T.astype(dtype), out=y_hat[start:stop].reshape(B * T, N))
     if h_out is not None:
         h_out[start:stop] = h
-
-
-def _total(parts):
-    """The sum in float64 of one result of every chunk (``None`` stays ``None``)."""
-    if parts[0] is None:
-        return None
-    total = np.array(parts[0], dtype=np.float64)
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def _loss_and_grads_chunk(weights, D, h0, X, Y, K, dtype, output_grad, scale, start, stop):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread
+from .._threads import in_threads, one_blas_thread, summed_over_rows
 from .._validation import check_dtype, float_dtype
 from . import _stacked_kernels
 from .training import train_loop, validation_score
@@ -193,11 +193,9 @@ def loss_and_grad(params, X, Y, *, dtype=None):
     Y = np.asarray(Y)
     B, T, _ = X.shape
     N = params.U.shape[0]
-    with one_blas_thread():  # threads of our own over the batch instead
-        chunks = in_threads(_loss_and_grads_chunk, B, params, X, Y, dtype, 2.0 / (B * T * N),
-                            chunks_per_thread=1)
-    totals = [_total(part) for part in zip(*chunks, strict=True)]
-    sq, grads = totals[0], dict(zip(PARAMETERS, totals[1:], strict=True))
+    sq, *totals = summed_over_rows(_loss_and_grads_chunk, B, params, X, Y, dtype,
+                                   2.0 / (B * T * N))
+    grads = dict(zip(PARAMETERS, totals, strict=True))
     return float(sq / (B * T * N)), grads
 
 
@@ -325,14 +323,6 @@ def _forward_chunk(params, X, dtype, y_hat, h_out, start, stop):
     out += params.c.astype(dtype)
     if h_out is not None:
         h_out[start:stop] = h
-
-
-def _total(parts):
-    """The sum in float64 of one result of every chunk."""
-    total = np.array(parts[0], dtype=np.float64)
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def _loss_and_grads_chunk(params, X, Y, dtype, scale, start, stop):
