@@ -325,6 +325,17 @@ def bg_layer_backward(Hbar, Tmp, subtract, R, sigma, th0, th1, b_bar, M, Rbar, s
 
 
 @njit(cache=True, nogil=True)
+def _support(row, idx):
+    """Write the indices of the nonzero entries of ``row`` to ``idx``; return their count."""
+    n = 0
+    for j in range(row.size):
+        if row[j] != 0:
+            idx[n] = j
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def sparse_times(Hs, Mat, out):
     """``out = Hs @ Mat`` for a ``Hs`` (B, N) of mostly zero entries: per row, the rows of
     ``Mat`` (N, P) of its nonzero entries, four at a time."""
@@ -332,11 +343,7 @@ def sparse_times(Hs, Mat, out):
     P = Mat.shape[1]
     idx = np.empty(N, np.int64)
     for b in range(B):
-        n = 0
-        for j in range(N):
-            if Hs[b, j] != 0:
-                idx[n] = j
-                n += 1
+        n = _support(Hs[b], idx)
         o = out[b]
         o[:] = 0
         k = 0
@@ -364,11 +371,7 @@ def sparse_outer(D, Hs):
     out = np.zeros((N, N))
     cols = np.empty(N, np.int64)
     for b in range(B):
-        n = 0
-        for j in range(N):
-            if Hs[b, j] != 0:
-                cols[n] = j
-                n += 1
+        n = _support(Hs[b], cols)
         if n == 0:
             continue
         for i in range(N):

@@ -256,7 +256,7 @@ def _loss_and_grad_rows(net, Y, scale, start, stop):
     Vbar = np.empty((Bn, M), dtype)
     W = np.empty((Bn, M), dtype)
     g_theta = np.zeros((theta.shape[0], 2))
-    gB = np.zeros(Bs.shape)
+    gB = np.zeros(Bs.shape, dtype)  # (summed over the chunks in float64)
     first = np.empty((0, M), dtype)
     floor = dtype.type(FLOOR)
     for t in range(n - 1, -1, -1):

@@ -188,7 +188,7 @@ def _loss_and_grad_rows(X, Y, n, weights, scale, start, stop):
         if k not in dense:
             gS += kernels.sparse_outer(DZ[k], H[k - 1])
     gB = gc.T @ X
-    return squares, np.asarray(gB, np.float64), gS, g_theta
+    return squares, gB, gS, g_theta
 
 
 def _forward(X, n, weights, store):
