@@ -1,6 +1,32 @@
-"""``python -m sparserec``: the ``sparserec`` command."""
+"""``python -m sparserec`` and the ``sparserec`` console script."""
 
-from .cli import main
+import os
+import sys
+
+INTERRUPTED = 130
+
+
+def main():
+    """Run the command; Ctrl-C at any moment, even while it loads, ends with code 130."""
+    try:
+        from .cli import main as run
+
+        run()
+        return
+    except KeyboardInterrupt:  # while loading; later the command reports it itself
+        print("\ninterrupted", file=sys.stderr)
+        end = SystemExit(INTERRUPTED)
+    except SystemExit as exit_:
+        end = exit_
+    if end.code == INTERRUPTED:
+        # Leave at once: CPython would end by SIGINT instead of 130 if the interrupt struck
+        # inside exec() (dataclasses, numba compiling), and a Dask cluster stopped while it
+        # started would print tracebacks from its exit handlers. What the run wrote is safe.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+    raise end
+
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ command shows them as its flags (``--force``).
 import glob
 import json
 import math
-import os
 import re
 import sys
 import traceback
@@ -309,12 +308,6 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {len(finished)} of {len(tasks)} files finished; run the "
                    "same command again to do the rest", err=True)
-        if not isinstance(executor, nullcontext):
-            # A cluster interrupted while it started cannot be closed, and Dask's exit
-            # handler would print its traceback: leave at once (the outputs are safe, the
-            # workers got the Ctrl-C too).
-            sys.stderr.flush()
-            os._exit(130)
         ctx.exit(130)
     _print_table(reports)
     debug = ctx.find_root().params["debug"]
@@ -905,5 +898,5 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
 
 
 def main():
-    """Entry point of the console script and of ``python -m sparserec``."""
+    """Run the command (``sparserec.__main__`` calls it once it is loaded)."""
     cli(prog_name="sparserec")

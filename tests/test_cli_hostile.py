@@ -489,29 +489,59 @@ def test_hostile_files_and_options_keep_the_contract_at_length(tmp_path_factory,
     _check_contract(tmp_path_factory.mktemp("hostile"), content, args, invoke)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("delay", [1.0, 8.0])  # while the workers start, and while they work
-def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, delay):
-    pytest.importorskip("distributed")
+def _own_group():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+
+
+def _start(arguments, directory):
+    return subprocess.Popen([sys.executable, "-m", "sparserec", *arguments], cwd=directory,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_own_group)
+
+
+def _ctrl_c(process):
+    """Ctrl-C as the terminal sends it (to the whole group); the run's exit code and stderr."""
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, [line for line in stderr.splitlines()
+                                if line.strip() and line != "ista"]  # the progress bar's
+
+
+def _long_runs(directory, count):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((200, 400)) / np.sqrt(200)
-    for i in range(4):
-        np.savez(tmp_path / f"w{i}.npz", x=rng.standard_normal((1, 3000, 200)), A=A)
+    for i in range(count):
+        np.savez(directory / f"w{i}.npz", x=rng.standard_normal((1, 3000, 200)), A=A)
+    return ["solve", "-m", "ista", "--max-iter", "100000", "--tol", "0", "w*.npz",
+            "--out-dir", "out"]
 
-    def own_group():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.setsid()
 
-    process = subprocess.Popen([sys.executable, "-m", "sparserec", "solve", "-m", "ista",
-                                "--max-iter", "100000", "--tol", "0", "w*.npz", "--out-dir",
-                                "out", "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=own_group)
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0, 2.0, 4.0])  # while it loads, and after
+def test_ctrl_c_at_any_moment_prints_one_line(tmp_path, delay):
+    process = _start(_long_runs(tmp_path, 1), tmp_path)
     time.sleep(delay)
-    os.killpg(process.pid, signal.SIGINT)  # as the terminal's Ctrl-C: the whole group
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert [line for line in stderr.splitlines() if line.strip() and line != "ista"] == [
-        "interrupted: 0 of 4 files finished; run the same command again to do the rest"]
+    code, lines = _ctrl_c(process)
+    assert code == 130
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 6.0])  # while the workers start, and while they work
+def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, delay):
+    pytest.importorskip("distributed")
+    import psutil  # a dependency of distributed
+
+    process = _start(_long_runs(tmp_path, 4) + ["--workers", "2"], tmp_path)
+    deadline = time.monotonic() + 60
+    while not psutil.Process(process.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the delay counts from the first worker's start, not from loading
+    time.sleep(delay)
+    code, lines = _ctrl_c(process)
+    assert code == 130
+    assert lines == ["interrupted: 0 of 4 files finished; run the same command again to do "
+                     "the rest"]
     for _ in range(100):  # every worker ends (zombies are reaped within moments)
         try:
             os.killpg(process.pid, 0)
