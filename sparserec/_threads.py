@@ -97,7 +97,9 @@ def summed_over_rows(kernel, n_rows, *args):
 def _total(parts):
     if parts[0] is None:
         return None
-    total = np.array(parts[0], dtype=np.float64)
-    for part in parts[1:]:
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=np.float64)
+    total = np.add(parts[0], parts[1], dtype=np.float64)  # converted and summed in one pass
+    for part in parts[2:]:
         total += part
     return total

@@ -1,8 +1,8 @@
 """Optimisers for the training loop, and gradient clipping.
 
 An optimiser updates a dict of float arrays in place from a dict of gradients
-(``step(variables, grads)``), and can save and restore its state (``get_state``,
-``set_state``), which the training loop uses to undo a step.
+(``step(variables, grads)``), and can undo its last step (``undo(variables)``), which the
+training loop does when a step made the loss NaN or explode.
 """
 
 import numpy as np
@@ -12,7 +12,42 @@ from ._optimizer_kernels import adam_step, rmsprop_step
 __all__ = ["RMSprop", "Adam", "make_optimizer", "clip_by_norm"]
 
 
-class RMSprop:
+class _Optimizer:
+    """The step over named arrays and its undo; a subclass gives its state and kernel.
+
+    The kernels write the new state to spare arrays and keep the overwritten variables, so
+    that neither a step nor its undo copies the state: the undo swaps it back.
+    """
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self._state, self._spare, self._before = {}, {}, {}
+        self._stepped = []  # the variables the last step changed, until undone
+
+    def step(self, variables, grads):
+        """Update ``variables`` (a dict of float64 arrays) in place, from ``grads``."""
+        for name, g in grads.items():
+            p = _flat(variables[name])
+            if name not in self._state:
+                self._state[name] = self._initial_state(p.size)
+                self._spare[name] = [np.empty(p.size) for _ in self._state[name]]
+                self._before[name] = np.empty(p.size)
+            self._update(p, self._before[name], _flat(g), *self._state[name],
+                         *self._spare[name])
+            self._state[name], self._spare[name] = self._spare[name], self._state[name]
+        self._stepped = list(grads)
+
+    def undo(self, variables):
+        """Restore ``variables`` and the state to what they were before the last step."""
+        if not self._stepped:
+            return
+        for name in self._stepped:
+            _flat(variables[name])[:] = self._before[name]
+            self._state[name], self._spare[name] = self._spare[name], self._state[name]
+        self._stepped = []
+
+
+class RMSprop(_Optimizer):
     """RMSprop, as in the SISTA-RNN paper's reference code.
 
     ``r <- decay r + (1 - decay) g^2``, then ``p <- p - lr g / (sqrt(r) + eps)``, every
@@ -30,29 +65,19 @@ class RMSprop:
     """
 
     def __init__(self, learning_rate=1e-4, decay=0.9, eps=1e-8, initial_accumulator=1e-3):
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate)
         self.decay = decay
         self.eps = eps
         self.initial_accumulator = initial_accumulator
-        self._r = {}
 
-    def step(self, variables, grads):
-        """Update ``variables`` (a dict of float arrays) in place, from ``grads``."""
-        for name, g in grads.items():
-            r = self._r.setdefault(name, np.full(np.shape(g), self.initial_accumulator))
-            rmsprop_step(_flat(variables[name]), _flat(g), r.reshape(-1),
-                         self.learning_rate, self.decay, self.eps)
+    def _initial_state(self, size):
+        return [np.full(size, float(self.initial_accumulator))]
 
-    def get_state(self):
-        """A copy of the internal state (for :meth:`set_state`)."""
-        return {name: r.copy() for name, r in self._r.items()}
-
-    def set_state(self, state):
-        """Restore a state returned by :meth:`get_state`."""
-        self._r = {name: r.copy() for name, r in state.items()}
+    def _update(self, p, before, g, r, r_new):
+        rmsprop_step(p, before, g, r, r_new, self.learning_rate, self.decay, self.eps)
 
 
-class Adam:
+class Adam(_Optimizer):
     """Adam (Kingma and Ba, 2015), with bias correction.
 
     Parameters
@@ -64,33 +89,27 @@ class Adam:
     """
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate)
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
-        self._m, self._v, self._t = {}, {}, 0
+        self._t = 0  # the steps taken, for the bias correction
 
     def step(self, variables, grads):
-        """Update ``variables`` (a dict of float arrays) in place, from ``grads``."""
         self._t += 1
-        c1 = 1 - self.beta1**self._t
-        c2 = 1 - self.beta2**self._t
-        for name, g in grads.items():
-            m = self._m.setdefault(name, np.zeros(np.shape(g)))
-            v = self._v.setdefault(name, np.zeros(np.shape(g)))
-            adam_step(_flat(variables[name]), _flat(g), m.reshape(-1), v.reshape(-1),
-                      self.learning_rate, self.beta1, self.beta2, c1, c2, self.eps)
+        super().step(variables, grads)
 
-    def get_state(self):
-        """A copy of the internal state (for :meth:`set_state`)."""
-        return ({n: a.copy() for n, a in self._m.items()},
-                {n: a.copy() for n, a in self._v.items()}, self._t)
+    def undo(self, variables):
+        if self._stepped:
+            self._t -= 1
+        super().undo(variables)
 
-    def set_state(self, state):
-        """Restore a state returned by :meth:`get_state`."""
-        m, v, self._t = state
-        self._m = {n: a.copy() for n, a in m.items()}
-        self._v = {n: a.copy() for n, a in v.items()}
+    def _initial_state(self, size):
+        return [np.zeros(size), np.zeros(size)]
+
+    def _update(self, p, before, g, m, v, m_new, v_new):
+        adam_step(p, before, g, m, v, m_new, v_new, self.learning_rate, self.beta1,
+                  self.beta2, 1 - self.beta1**self._t, 1 - self.beta2**self._t, self.eps)
 
 
 def _flat(a):

@@ -259,8 +259,8 @@ def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2")
         The parameters to train, among ``sparserec.learned.sista_rnn.LEARNABLE``. 'Dinv'
         unties the inverse dictionary (starting from ``D^T`` if ``params`` has none).
     optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        An object needs ``step(variables, grads)``, ``get_state()``, ``set_state(state)``
-        and a ``learning_rate`` attribute.
+        An object needs ``step(variables, grads)``, ``undo(variables)`` (of the last
+        step) and a ``learning_rate`` attribute.
     learning_rate : float, default=1e-4
         Ignored when ``optimizer`` is an object.
     batch_size : int, default=50

@@ -122,8 +122,8 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
         best parameters (compared with an absolute ``tol``). None: the mean training loss
         of the epoch (with a relative ``tol``).
     optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        An object needs ``step(variables, grads)``, ``get_state()``, ``set_state(state)``
-        and a ``learning_rate`` attribute; it is modified.
+        An object needs ``step(variables, grads)``, ``undo(variables)`` (of the last
+        step) and a ``learning_rate`` attribute; it is modified.
     learning_rate : float, default=1e-4
         Ignored when ``optimizer`` is an object.
     batch_size : int, default=50
@@ -141,8 +141,8 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
     clip_norm : float, optional
         Clip the joint gradient norm of the variables to this value.
     guard : bool, default=True
-        Undo a step after which the next batch's loss is NaN or explodes, restore the
-        optimiser's state and halve the learning rate. Without it, training stops at the
+        Undo a step after which the next batch's loss is NaN or explodes (the optimiser's
+        state too) and halve the learning rate. Without it, training stops at the
         first NaN loss.
     explode_factor : float, default=10.0
         A batch loss above this factor times the median of the recent accepted losses
@@ -175,7 +175,7 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
         if verbose:
             print(f"epoch   0  {score_format.format(best)}  (initial parameters)")
     recent = []  # accepted batch losses, the reference for "explodes"
-    previous = None  # variables and optimiser state before the last step
+    undoable = False  # whether the last step can still be undone
     stale, elapsed = 0, 0.0
     for epoch in range(1, max_epochs + 1):
         wall, start = time.perf_counter(), clock()
@@ -185,17 +185,17 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
         for first in range(0, n_samples, batch_size):
             batch = order[first:first + batch_size]
             loss, grads = _quiet(loss_and_grad, params, batch)
-            if guard and previous is not None and _exploded(loss, grads, recent,
-                                                            explode_factor):
+            finite = np.isfinite(loss) and _finite(grads)
+            if guard and undoable and _exploded(loss, finite, recent, explode_factor):
                 # The last step made the loss NaN or explode: undo it, with a smaller step.
-                variables, state = previous
-                optimizer.set_state(state)
+                optimizer.undo(variables)
                 optimizer.learning_rate *= 0.5
                 result.n_rejected += 1
                 params = _quiet(decode, params, variables)
-                previous = None
+                undoable = False
                 loss, grads = _quiet(loss_and_grad, params, batch)
-            if not (np.isfinite(loss) and _finite(grads)):
+                finite = np.isfinite(loss) and _finite(grads)
+            if not finite:
                 stop = (f"training stopped at epoch {epoch}: the loss or its gradient is "
                         f"NaN or infinite (loss={loss:g}) and cannot be undone; the best "
                         "parameters seen are kept")
@@ -209,8 +209,8 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
             recent = (recent + [loss])[-20:]
             if clip_norm is not None:  # (the norm of a million gradients costs)
                 grads, _ = clip_by_norm(grads, clip_norm)
-            previous = ({k: v.copy() for k, v in variables.items()}, optimizer.get_state())
             optimizer.step(variables, grads)
+            undoable = True
             params = _quiet(decode, params, variables)
             if project is not None and project(params, variables):
                 result.n_projected += 1
@@ -386,8 +386,8 @@ def _finite(grads):
     return all(np.isfinite(g).all() for g in grads.values())
 
 
-def _exploded(loss, grads, recent, factor):
-    if not (np.isfinite(loss) and _finite(grads)):
+def _exploded(loss, finite, recent, factor):
+    if not finite:
         return True
     return bool(recent) and loss > factor * float(np.median(recent))
 
