@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sparserec
 from sparserec import amp, fista, gaussian_matrix, make_bernoulli_gaussian, minimax_threshold
@@ -131,6 +133,28 @@ def test_sure_threshold_minimises_steins_risk_estimate(dtype):
     grid = [r.size * 0.09 - 2 * 0.09 * np.count_nonzero(np.abs(r) <= v)
             + np.minimum(r.astype(np.float64)**2, v**2).sum() for v in t]
     assert min(grid) >= brute_force_sure(r, 0.09)[1] - 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(1, 400), nonzero=st.floats(0, 1), amplitude=st.floats(0, 20),
+       noise=st.floats(1e-3, 3), variance=st.floats(1e-4, 10), decimals=st.sampled_from([None, 1]),
+       seed=st.integers(0, 2**32 - 1))
+def test_sure_threshold_reaches_the_least_risk_whatever_the_values(size, nonzero, amplitude,
+                                                                    noise, variance, decimals,
+                                                                    seed):
+    # The kernel sorts only the bins where the minimum may lie: check that it never misses
+    # it, over sparse and dense vectors, noise levels far from the variance given, and ties.
+    rng = np.random.default_rng(seed)
+    r = (amplitude * rng.standard_normal(size) * (rng.random(size) < nonzero)
+         + noise * rng.standard_normal(size))
+    if decimals is not None:
+        r = np.round(r, decimals)
+    theta = _amp_kernels.sure_threshold(r, variance, np.empty_like(r))
+    expected, least = brute_force_sure(r, variance)
+    risk = (size * variance - 2 * variance * np.count_nonzero(np.abs(r) <= theta)
+            + np.minimum(r**2, theta**2).sum())
+    assert risk <= least + 1e-9 * (1 + abs(least))
+    assert theta == pytest.approx(expected, rel=1e-9, abs=1e-12) or risk == pytest.approx(least)
 
 
 def test_scale_of_the_matrix_does_not_matter():
