@@ -25,6 +25,7 @@ _NAMES = {
     "theory": ["donoho_tanner_rho", "minimax_threshold"],
 }
 _HOME = {name: module for module, names in _NAMES.items() for name in names}
+_SUBMODULES = (*_NAMES, "batch", "cli", "io")
 
 __all__ = ["__version__", *_HOME]
 
@@ -32,7 +33,7 @@ __all__ = ["__version__", *_HOME]
 def __getattr__(name):
     if name in _HOME:
         value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    elif name in _NAMES or name in ("batch", "cli", "io"):  # a submodule
+    elif name in _SUBMODULES:
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module 'sparserec' has no attribute {name!r}")
@@ -41,4 +42,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted([*__all__, *_NAMES, "batch", "cli", "io"])
+    return sorted([*__all__, *_SUBMODULES])

@@ -142,6 +142,19 @@ def test_python_dash_m_and_version(tmp_path):
     assert result.returncode == 0 and sparserec.__version__ in result.stdout
 
 
+def test_the_package_loads_its_modules_on_first_use():
+    # What lets the command answer a Ctrl-C while it loads: importing the package runs
+    # none of numba, SciPy or scikit-learn; every public name then resolves.
+    code = ("import sys, sparserec; heavy = [m for m in ('numba', 'scipy', 'sklearn') "
+            "if m in sys.modules]; [getattr(sparserec, n) for n in sparserec.__all__]; "
+            "print(heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert set(sparserec.__all__) <= set(dir(sparserec))
+
+
 # ----------------------------------------------------------------------------------------
 # details, in-process
 
