@@ -518,7 +518,7 @@ def _long_runs(directory, count):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0, 2.0, 4.0])  # while it loads, and after
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])  # while it loads, and after
 def test_ctrl_c_at_any_moment_prints_one_line(tmp_path, delay):
     process = _start(_long_runs(tmp_path, 1), tmp_path)
     time.sleep(delay)
