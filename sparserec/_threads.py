@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-__all__ = ["one_blas_thread", "in_threads", "summed_over_rows"]
+__all__ = ["one_blas_thread", "in_threads", "over_rows", "summed_over_rows"]
 
 _BLAS = None  # threadpoolctl's controller, created once
 _BLAS_LOCK = threading.Lock()
@@ -83,14 +83,20 @@ def in_threads(kernel, n_rows, *args, chunks_per_thread=4):
         return list(pool.map(chunk, range(len(bounds) - 1)))
 
 
+def over_rows(kernel, n_rows, *args):
+    """``[kernel(*args, start, stop)]`` over one chunk of the rows per thread, with one BLAS
+    thread: how the networks run a batch (threads of our own instead of BLAS's)."""
+    with one_blas_thread():
+        return in_threads(kernel, n_rows, *args, chunks_per_thread=1)
+
+
 def summed_over_rows(kernel, n_rows, *args):
-    """The results of ``kernel(*args, start, stop)`` summed over one chunk of the rows per
-    thread, with one BLAS thread: how the networks sum losses and gradients over a batch.
+    """The results of :func:`over_rows` summed over the chunks: how the networks sum
+    losses and gradients over a batch.
 
     The kernel returns a tuple; each entry is summed in float64 (``None`` stays ``None``).
     """
-    with one_blas_thread():  # threads of our own over the batch instead
-        chunks = in_threads(kernel, n_rows, *args, chunks_per_thread=1)
+    chunks = over_rows(kernel, n_rows, *args)
     return tuple(_total(parts) for parts in zip(*chunks, strict=True))
 
 

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread, summed_over_rows
+from .._threads import over_rows, summed_over_rows
 from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
@@ -191,8 +191,7 @@ def forward(params, X, *, n_layers=None, dtype=None):
     def rows(start, stop):
         out[start:stop] = _forward(dict(net, X=X[start:stop]), store=False)[0]
 
-    with one_blas_thread():  # threads of our own over the batch instead
-        in_threads(rows, len(X), chunks_per_thread=1)
+    over_rows(rows, len(X))
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread, summed_over_rows
+from .._threads import over_rows, summed_over_rows
 from .._validation import check_array, check_dtype, check_int, float_dtype
 from . import _unfolded_kernels as kernels
 
@@ -115,8 +115,7 @@ def forward(params, X, *, n_layers=None, dtype=None):
     def rows(start, stop):
         out[start:stop] = _forward(X[start:stop], n, weights, store=False)[-1]
 
-    with one_blas_thread():  # threads of our own over the batch instead
-        in_threads(rows, len(X), chunks_per_thread=1)
+    over_rows(rows, len(X))
     return out
 
 

@@ -13,7 +13,7 @@ a dictionary, a transition, a step and two penalties; the generic RNN
 (:mod:`sparserec.learned.generic_rnn`) leaves them free.
 
 The sequences of a batch are split across numba's threads (``numba.set_num_threads`` sets
-how many; :func:`sparserec._threads.in_threads`), BLAS on one thread inside them: they are
+how many; :func:`sparserec._threads.over_rows`), BLAS on one thread inside them: they are
 independent but for the weight gradients, sums over the batch, which each thread
 accumulates for its own sequences and which are then added in float64.
 
@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread, summed_over_rows
+from .._threads import over_rows, summed_over_rows
 from .._validation import check_dtype, float_dtype
 from . import _network_kernels
 
@@ -69,9 +69,7 @@ def forward_weights(weights, D, h0, X, n_layers=3, *, dtype=None, return_codes=F
     N = weights.S.shape[0]
     y_hat = np.empty((B, T, N), dtype)
     h = np.empty((B, T, N), dtype) if return_codes else None
-    with one_blas_thread():  # threads of our own over the batch instead
-        in_threads(_forward_chunk, B, weights, D, h0, X, n_layers, dtype, y_hat, h,
-                   chunks_per_thread=1)
+    over_rows(_forward_chunk, B, weights, D, h0, X, n_layers, dtype, y_hat, h)
     return (y_hat, h) if return_codes else y_hat
 
 

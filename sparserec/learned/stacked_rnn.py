@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._threads import in_threads, one_blas_thread, summed_over_rows
+from .._threads import over_rows, summed_over_rows
 from .._validation import check_dtype, float_dtype
 from . import _stacked_kernels
 from .training import train_loop, validation_score
@@ -164,8 +164,7 @@ def forward(params, X, *, dtype=None, return_codes=False):
     N, n = params.U.shape
     y_hat = np.empty((B, T, N), dtype)
     h = np.empty((B, T, n), dtype) if return_codes else None
-    with one_blas_thread():  # threads of our own over the batch instead
-        in_threads(_forward_chunk, B, params, X, dtype, y_hat, h, chunks_per_thread=1)
+    over_rows(_forward_chunk, B, params, X, dtype, y_hat, h)
     return (y_hat, h) if return_codes else y_hat
 
 
