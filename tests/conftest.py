@@ -1,4 +1,5 @@
-"""Shared test data, and the scikit-learn reference of the lasso tests."""
+"""Shared test data, the scikit-learn reference of the lasso tests, and the central
+differences of the gradient tests."""
 
 import numpy as np
 import pytest
@@ -56,6 +57,27 @@ def _sklearn_objective(A, X, lam1, positive=False):
 def sklearn_objective():
     """The reference objective of the lasso tests: scikit-learn's ``Lasso``."""
     return _sklearn_objective
+
+
+def _central_differences(loss, a, eps=1e-6):
+    """The gradient of ``loss()`` in the entries of the array ``a`` by central differences,
+    each entry moved in place and put back."""
+    numeric = np.zeros_like(a)
+    for index in np.ndindex(a.shape):
+        old = a[index]
+        a[index] = old + eps
+        plus = loss()
+        a[index] = old - eps
+        minus = loss()
+        a[index] = old
+        numeric[index] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+@pytest.fixture
+def central_differences():
+    """The reference of the networks' gradient tests."""
+    return _central_differences
 
 
 @pytest.fixture

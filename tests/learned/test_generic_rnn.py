@@ -27,22 +27,14 @@ def test_with_sista_weights_it_is_the_sista_rnn(problem):
                                atol=1e-12)
 
 
-def test_gradients_match_finite_differences(problem):
+def test_gradients_match_finite_differences(problem, central_differences):
     X, Y, _, _ = problem
     params = GenericRNNParams.random(6, 4, random_state=1, threshold=0.05)
     _, grads = generic_rnn.loss_and_grad(params, X, Y)
     eps = 1e-6
     for name in ("S", "V", "W1", "W", "D"):
         a = getattr(params, name)
-        numeric = np.zeros_like(a)
-        for index in np.ndindex(a.shape):
-            old = a[index]
-            a[index] = old + eps
-            plus = generic_rnn.loss_and_grad(params, X, Y)[0]
-            a[index] = old - eps
-            minus = generic_rnn.loss_and_grad(params, X, Y)[0]
-            a[index] = old
-            numeric[index] = (plus - minus) / (2 * eps)
+        numeric = central_differences(lambda: generic_rnn.loss_and_grad(params, X, Y)[0], a, eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6,
                                    atol=1e-6 * np.abs(numeric).max())
     b = params.b

@@ -92,7 +92,8 @@ def test_initial_lamp_is_amp(problem, tied):
 @pytest.mark.parametrize("denoiser", ["soft", "bg"])
 @pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("n_layers", [K, 2])
-def test_every_gradient_matches_finite_differences(problem, denoiser, tied, n_layers):
+def test_every_gradient_matches_finite_differences(problem, denoiser, tied, n_layers,
+                                                   central_differences):
     A, X, Y = problem
     params = _perturbed(A, denoiser, tied)
     if denoiser == "soft":
@@ -104,15 +105,8 @@ def test_every_gradient_matches_finite_differences(problem, denoiser, tied, n_la
     for name in ("B", "theta"):
         a = getattr(params, name)
         assert grads[name].shape == a.shape and grads[name].dtype == np.float64
-        numeric = np.zeros_like(a)
-        for index in np.ndindex(a.shape):
-            old = a[index]
-            a[index] = old + eps
-            plus = lamp.loss_and_grad(params, X, Y, n_layers=n_layers)[0]
-            a[index] = old - eps
-            minus = lamp.loss_and_grad(params, X, Y, n_layers=n_layers)[0]
-            a[index] = old
-            numeric[index] = (plus - minus) / (2 * eps)
+        numeric = central_differences(
+            lambda: lamp.loss_and_grad(params, X, Y, n_layers=n_layers)[0], a, eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5,
                                    atol=1e-7 * np.abs(numeric).max(), err_msg=name)
     assert not grads["theta"][n_layers:].any()  # unused layers: exactly zero

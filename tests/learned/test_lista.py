@@ -57,7 +57,7 @@ def test_initial_lista_is_ista(problem):
 
 
 @pytest.mark.parametrize("n_layers", [K, 2, 1])
-def test_every_gradient_matches_finite_differences(problem, n_layers):
+def test_every_gradient_matches_finite_differences(problem, n_layers, central_differences):
     A, X, Y = problem
     params = _perturbed(A)
     assert _pre_activations(params, X, n_layers) > 1e-4  # away from the kinks
@@ -68,15 +68,8 @@ def test_every_gradient_matches_finite_differences(problem, n_layers):
     for name in lista.PARAMETERS:
         a = getattr(params, name)
         assert grads[name].shape == a.shape and grads[name].dtype == np.float64
-        numeric = np.zeros_like(a)
-        for index in np.ndindex(a.shape):
-            old = a[index]
-            a[index] = old + eps
-            plus = lista.loss_and_grad(params, X, Y, n_layers=n_layers)[0]
-            a[index] = old - eps
-            minus = lista.loss_and_grad(params, X, Y, n_layers=n_layers)[0]
-            a[index] = old
-            numeric[index] = (plus - minus) / (2 * eps)
+        numeric = central_differences(
+            lambda: lista.loss_and_grad(params, X, Y, n_layers=n_layers)[0], a, eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6,
                                    atol=1e-8 * np.abs(numeric).max(), err_msg=name)
     assert not grads["theta"][n_layers:].any()  # unused layers: exactly zero

@@ -67,7 +67,7 @@ def test_modrelu_is_a_soft_threshold_for_negative_biases():
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
-def test_every_gradient_matches_finite_differences(data, n_layers):
+def test_every_gradient_matches_finite_differences(data, n_layers, central_differences):
     X, Y = data
     params = _params(n_layers)
     loss, grads = stacked_rnn.loss_and_grad(params, X, Y)
@@ -77,15 +77,7 @@ def test_every_gradient_matches_finite_differences(data, n_layers):
     for name in stacked_rnn.PARAMETERS:
         a = getattr(params, name)
         assert grads[name].shape == a.shape and grads[name].dtype == np.float64
-        numeric = np.zeros_like(a)
-        for index in np.ndindex(a.shape):
-            old = a[index]
-            a[index] = old + eps
-            plus = stacked_rnn.loss_and_grad(params, X, Y)[0]
-            a[index] = old - eps
-            minus = stacked_rnn.loss_and_grad(params, X, Y)[0]
-            a[index] = old
-            numeric[index] = (plus - minus) / (2 * eps)
+        numeric = central_differences(lambda: stacked_rnn.loss_and_grad(params, X, Y)[0], a, eps)
         if a.size:
             np.testing.assert_allclose(grads[name], numeric, rtol=1e-6,
                                        atol=1e-7 * np.abs(numeric).max(), err_msg=name)
