@@ -15,9 +15,9 @@ start from the same parameters (classical SISTA on a wrong, perturbed dictionary
 the stability bound), see the same mini-batches in the same order (sparserec's seeded
 permutation of every epoch, replicated), with Adam in batches of 20, in float64:
 
-(a) ``train(...)``, the defaults;
-(b) ``train(..., guard=False, keep_atom_norms=False)``, sparserec unconstrained (the same
-    computation as the reference, up to rounding);
+(a) ``train(SISTARNN(3), ...)``, the defaults;
+(b) ``train(SISTARNN(3, keep_atom_norms=False), ..., guard=False)``, sparserec
+    unconstrained (the same computation as the reference, up to rounding);
 (c) PyTorch autograd, unconstrained.
 
 The gain is the untrained validation NMSE minus that of the parameters after the last
@@ -61,7 +61,7 @@ import numpy as np
 
 import sparserec
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
-from sparserec.learned import SISTAParams, forward, loss_and_grad, train
+from sparserec.learned import SISTARNN, SISTAParams, forward, loss_and_grad, train
 
 try:
     from benchmarks._common import machine, print_table
@@ -195,13 +195,13 @@ def run(epochs=20, n_sequences=300, threads=1, only=None, learning_rate=1e-3):
         for learn in LEARN_SETS:
             row = dict(task=name, learn="+".join(learn), epochs=n_epochs, rate=rate,
                        untrained=untrained)
-            for key, options in (("default", {}),
-                                 ("free", dict(guard=False, keep_atom_norms=False))):
+            for key, network, guard in (("default", SISTARNN(K), True),
+                                        ("free", SISTARNN(K, keep_atom_norms=False), False)):
                 start = time.perf_counter()
-                result = train(params, X, Y, n_layers=K, learn=learn, optimizer="adam",
-                               learning_rate=rate, batch_size=BATCH,
+                result = train(network, params, X, Y, names=learn, optimizer="adam",
+                               learning_rate=rate, batch_size=BATCH, guard=guard,
                                max_epochs=n_epochs, dtype=np.float64, random_state=SEED,
-                               X_val=X_val, Y_val=Y_val, **options)
+                               X_val=X_val, Y_val=Y_val)
                 row[f"{key}_s"] = time.perf_counter() - start
                 row[key] = untrained - _nmse(result.final_params, X_val, Y_val)
                 row[f"{key}_best"] = untrained - _nmse(result.params, X_val, Y_val)

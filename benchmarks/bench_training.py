@@ -23,7 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import sparserec
-from sparserec.learned import SISTAParams, loss_and_grad, train
+from sparserec.learned import SISTARNN, SISTAParams, loss_and_grad, train
 
 try:
     from benchmarks._common import machine, median_time, print_table
@@ -87,8 +87,9 @@ def compare_gradients(torch, params, X, Y):
 
 
 def ours_epoch(params, X, Y, dtype):
-    return lambda: train(params, X, Y, n_layers=K, learn=NAMES, batch_size=BATCH,
-                         max_epochs=1, dtype=dtype, random_state=0, guard=False)
+    return lambda: train(SISTARNN(K), params, X, Y, names=NAMES, optimizer="rmsprop",
+                         learning_rate=1e-4, batch_size=BATCH, max_epochs=1, dtype=dtype,
+                         random_state=0, guard=False)
 
 
 def torch_epoch(torch, params, X, Y, dtype):

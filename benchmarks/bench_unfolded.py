@@ -40,7 +40,7 @@ import numpy as np
 
 from sparserec import (ConvergenceWarning, amp, fista, ista, lipschitz_constant,
                        make_bernoulli_gaussian, nmse_db)
-from sparserec.learned import lamp, lista, unfolded
+from sparserec.learned import LAMP, LISTA, lamp, lista, train
 
 try:
     from benchmarks._common import machine, median_time
@@ -57,12 +57,13 @@ PUBLISHED = {
 }
 PUBLISHED_ITERATIONS_TO_35DB = {"amp": 25, "fista": 202, "ista": 3420}
 
+#: Every network measured: the network, and its initial parameters for A and K layers.
 NETWORKS = {
-    "lista": lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1),
-    "lamp-soft": lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="soft"),
-    "lamp-bg": lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="bg", sparsity=0.1),
+    "lista": (LISTA(), lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1)),
+    "lamp-soft": (LAMP(), lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="soft")),
+    "lamp-bg": (LAMP(), lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="bg",
+                                                             sparsity=0.1)),
 }
-MODULES = {"lista": lista, "lamp-soft": lamp, "lamp-bg": lamp}
 
 #: Where ``layers`` leaves the trained parameters, which ``time`` also measures.
 TRAINED = Path(__file__).resolve().parents[1] / "build" / "bench_unfolded"
@@ -92,7 +93,7 @@ def classical_paths(A, X, H, K):
     # The networks before training: AMP with LAMP's starting thresholds (minimax), and
     # AMP with the MMSE denoiser of the codes' true Bernoulli-Gaussian prior.
     for name, label in (("lamp-soft", "amp-minimax"), ("lamp-bg", "amp-bg")):
-        start = NETWORKS[name](A, K)
+        start = NETWORKS[name][1](A, K)
         paths[label] = [nmse_db(H, lamp.forward(start, X, n_layers=k))
                         for k in range(1, K + 1)]
     return paths, nmse_db(H, converged.h)
@@ -101,23 +102,21 @@ def classical_paths(A, X, H, K):
 def learned_path(name, A, train, val, test, K, args):
     """Train one network layer by layer; its test NMSE at every depth, and the seconds."""
     path = []
-    module = MODULES[name]
+    network, initial = NETWORKS[name]
 
     def on_depth(params, depth):
-        path.append(nmse_db(test[1], module.forward(params, test[0], n_layers=depth)))
+        path.append(nmse_db(test[1], network.forward(params, test[0], depth=depth)))
         print(f"  {name} depth {depth}: test NMSE {path[-1]:.2f} dB", flush=True)
 
     start = time.perf_counter()
-    result = unfolded.train(NETWORKS[name](A, K), *train, X_val=val[0], Y_val=val[1],
-                            learning_rate=1e-3, refinements=args.refinements, batch_size=100,
-                            max_epochs=args.max_epochs, n_iter_no_change=args.patience,
-                            tol=0.01, random_state=0, on_depth=on_depth,
-                            verbose=args.verbose)
+    result = train(network, initial(A, K), *train, X_val=val[0], Y_val=val[1],
+                   layerwise=True, learning_rate=1e-3, refinements=args.refinements,
+                   batch_size=100, max_epochs=args.max_epochs, n_iter_no_change=args.patience,
+                   tol=0.01, random_state=0, on_depth=on_depth, verbose=args.verbose)
     seconds = time.perf_counter() - start
     TRAINED.mkdir(parents=True, exist_ok=True)  # for the timing part
-    names = ("B", "S", "theta") if name == "lista" else ("B", "theta")
     np.savez(TRAINED / f"{name}_K{K}.npz",
-             **{key: getattr(result.params, key) for key in names})
+             **{key: getattr(result.params, key) for key in network.TRAINED})
     return path, seconds
 
 
@@ -182,7 +181,7 @@ def torch_lista(torch, t, x, y):
     c = x @ t["B"].T
     h = soft(c, t["theta"][0])
     for k in range(1, t["theta"].shape[0]):
-        h = soft(c + h @ t["S"].T, t["theta"][k])
+        h = soft(c + h @ t["S"][0].T, t["theta"][k])
     return ((h - y) ** 2).mean()
 
 
@@ -231,9 +230,9 @@ def timing(args):
             for label, params in candidates(name, A, args.layers):
                 for dtype in args.dtypes:
                     Xd, Hd = X.astype(dtype), H.astype(dtype)
-                    epoch = lambda p=params, Xd=Xd, Hd=Hd: unfolded.train(  # noqa: E731
-                        p, Xd, Hd, layerwise=False, max_epochs=1, batch_size=args.batch,
-                        n_iter_no_change=None, random_state=0)
+                    epoch = lambda p=params, Xd=Xd, Hd=Hd, n=name: train(  # noqa: E731
+                        NETWORKS[n][0], p, Xd, Hd, max_epochs=1, batch_size=args.batch,
+                        random_state=0)
                     reference = lambda p=params, Xd=Xd, Hd=Hd, n=name: torch_epoch(  # noqa: E731
                         torch, n, p, Xd, Hd, args.batch)
                     epoch(), reference()  # compile, warm up
@@ -245,10 +244,10 @@ def timing(args):
 
 def candidates(name, A, K):
     """The network at its initial parameters, and as trained by ``layers`` if saved."""
-    out = [("initial", NETWORKS[name](A, K))]
+    out = [("initial", NETWORKS[name][1](A, K))]
     saved = TRAINED / f"{name}_K{K}.npz"
     if saved.exists():
-        params = NETWORKS[name](A, K)
+        params = NETWORKS[name][1](A, K)
         with np.load(saved, allow_pickle=False) as arrays:
             for key in arrays.files:
                 setattr(params, key, arrays[key])
@@ -260,9 +259,9 @@ def check_gradients(A, X, H, K):
     """Loss and gradients of sparserec against PyTorch autograd, float64, one batch."""
     import torch
 
-    for name in NETWORKS:
-        params = NETWORKS[name](A, K)
-        loss, grads = MODULES[name].loss_and_grad(params, X, H)
+    for name, (network, initial) in NETWORKS.items():
+        params = initial(A, K)
+        loss, grads = network.loss_and_grad(params, X, H)
         reference, t = torch_loss(torch, name, params, X, H, np.float64)
         reference.backward()
         errors = ", ".join(f"{k} {relative(grads[k], v.grad.numpy()):.1e}"

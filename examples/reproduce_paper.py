@@ -58,7 +58,8 @@ import numpy as np  # noqa: E402
 from sparserec import (ConvergenceWarning, StepSizeWarning, sista, sista_sparsa,  # noqa: E402
                        sparsa)
 from sparserec.datasets import natural_images, paper_task  # noqa: E402
-from sparserec.learned import SISTAParams, forward, stacked_rnn, train  # noqa: E402
+from sparserec.learned import (SISTARNN, GenericRNN, SISTAParams, StackedRNN, forward,  # noqa: E402
+                               stacked_rnn, train)
 from sparserec.learned import generic_rnn  # noqa: E402
 from sparserec.learned.sista_rnn import PAPER_SETTINGS  # noqa: E402
 from sparserec.metrics import psnr  # noqa: E402
@@ -157,10 +158,14 @@ def _train_sista(task, config, epochs, seed, log, authors):
         settings = dict(PAPER_SETTINGS)
         start = SISTAParams.initial(task.A, task.D, task.F, alpha=settings.pop("alpha"),
                                     lam1=settings.pop("lam1"), lam2=settings.pop("lam2"))
+        network = SISTARNN(config.n_layers, keep_atom_norms=settings.pop("keep_atom_norms"),
+                           log_scalars=settings.pop("log_scalars"))
     else:  # sparserec's defaults from the paper's start
         start = initial_sista(task, config)
-        settings = dict(learning_rate=1e-4, batch_size=config.batch_size)
-    result = train(start, X, Y, n_layers=config.n_layers, max_epochs=epochs,
+        network = SISTARNN(config.n_layers)
+        settings = dict(optimizer="rmsprop", learning_rate=1e-4, batch_size=config.batch_size)
+    names = network.check_names(settings.pop("learn", None))
+    result = train(network, start, X, Y, names=names, max_epochs=epochs,
                    dtype=np.float32, random_state=seed,
                    clock=time.process_time, callback=_progress(log, "SISTA-RNN"),
                    score=lambda p: -validation_psnr(task, forward(p, X_val, config.n_layers)),
@@ -170,8 +175,7 @@ def _train_sista(task, config, epochs, seed, log, authors):
               ("D", "F", "A", "h0", "alpha", "lam1", "lam2")}
     if trained.Dinv is not None:
         arrays["Dinv"] = trained.Dinv
-    n_params = sum(np.size(trained.D if name == "Dinv" else getattr(start, name))
-                   for name in settings.get("learn", ("D", "F", "alpha", "lam1", "lam2")))
+    n_params = network.n_parameters(trained, names)
     return (forward(trained, task.X_test, config.n_layers), _curve(result), arrays,
             {"parameters": int(n_params), "n_rejected": result.n_rejected,
              "alpha": trained.alpha, "lam1": trained.lam1, "lam2": trained.lam2})
@@ -190,8 +194,9 @@ def train_stacked(task, config, epochs, seed, log):
     X_val = task.X_val.astype(np.float32)
     start = stacked_rnn.StackedRNNParams.random(config.size, task.A.shape[0],
                                                 n_layers=config.n_layers, random_state=seed)
-    result = stacked_rnn.train(
-        start, X, Y, learning_rate=1e-4, batch_size=config.batch_size, max_epochs=epochs,
+    result = train(
+        StackedRNN(), start, X, Y, optimizer="rmsprop", learning_rate=1e-4,
+        batch_size=config.batch_size, max_epochs=epochs, explode_factor=np.inf,
         dtype=np.float32, random_state=seed, clock=time.process_time,
         callback=_progress(log, "stacked RNN"),
         score=lambda p: -validation_psnr(task, stacked_rnn.forward(p, X_val)))
@@ -204,9 +209,10 @@ def train_untied(task, config, epochs, seed, log):
     X_val = task.X_val.astype(np.float32)
     start = generic_rnn.GenericRNNParams.random(config.size, task.A.shape[0],
                                                 random_state=seed)
-    result = generic_rnn.train(
-        start, X, Y, n_layers=config.n_layers, learning_rate=1e-4,
-        batch_size=config.batch_size, max_epochs=epochs, dtype=np.float32,
+    result = train(
+        GenericRNN(config.n_layers), start, X, Y, optimizer="rmsprop", learning_rate=1e-4,
+        batch_size=config.batch_size, max_epochs=epochs, explode_factor=np.inf,
+        dtype=np.float32,
         random_state=seed, clock=time.process_time, callback=_progress(log, "untied SISTA"),
         score=lambda p: -validation_psnr(task, generic_rnn.forward(p, X_val, config.n_layers)))
     return (generic_rnn.forward(result.params, task.X_test, config.n_layers), _curve(result),

@@ -12,7 +12,7 @@ _NAMES = {
                 "StepSizeWarning", "amp", "fista", "ista", "lasso", "lasso_path",
                 "lipschitz_constant", "sista", "sista_sparsa", "soft_threshold", "sparsa"],
     "estimators": ["Lasso", "LassoCV", "SISTARegressor", "LISTARegressor", "LAMPRegressor",
-                   "load_model", "load_pretrained"],
+                   "ALISTARegressor", "LISTACPSSRegressor", "load_model", "load_pretrained"],
     "learned": ["SISTAParams", "TrainingStoppedWarning"],
     "matrices": ["bernoulli_matrix", "dct_dictionary", "gaussian_matrix",
                  "identity_dictionary", "make_dictionary", "paper_matrices",

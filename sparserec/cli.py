@@ -8,11 +8,13 @@ command shows them as its flags (``--force``).
 """
 
 import glob
+import inspect
 import json
 import math
 import re
 import sys
 import traceback
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -424,7 +426,6 @@ def warmup(methods, dtype):
       sparserec warmup -m lasso -m sista --dtype float64
     """
     import time
-    import warnings
 
     dtypes = ["float64", "float32"] if dtype == "both" else [dtype]
     for method in dict.fromkeys(methods or [*SOLVERS, "fit"]):
@@ -548,124 +549,222 @@ def _demo_figure(path, image, measurements, recovered):
 
 
 # ----------------------------------------------------------------------------------------
-# fit and predict: the options are the estimator's hyperparameters, with its defaults
+# fit and predict: the options are the chosen network's estimator's hyperparameters
 
 
-def _learn_list(ctx, param, value):
-    from .learned import check_learn
-
-    try:
-        return check_learn(name.strip() for name in value.split(",") if name.strip())
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
+#: The hyperparameters that are not options of fit: the data file gives them, or -v does
+#: (and a warm start needs a fitted model in memory).
+_NOT_OPTIONS = ("measurement_matrix", "dictionary", "transition", "verbose", "warm_start")
 
 
-# (hyperparameter of SISTARegressor, click type, help); the default is the estimator's
-_HYPERPARAMETERS = [
-    ("n_layers", COUNT, "K, SISTA iterations (layers) per frame."),
-    ("lam1", NON_NEGATIVE, "Initial weight of the l1 penalty."),
-    ("lam2", NON_NEGATIVE, "Initial weight of the temporal term."),
-    ("alpha", POSITIVE, "Initial inverse step size. Default: the Lipschitz bound."),
-    ("learn", str,
-     "Parameters to train, comma-separated, among D, Dinv, F, A, alpha, lam1, lam2, h0."),
-    ("optimizer", click.Choice(["rmsprop", "adam"]), "Optimiser (RMSprop with decay 0.9)."),
-    ("learning_rate", POSITIVE, "Learning rate."),
-    ("batch_size", COUNT, "Sequences per mini-batch."),
-    ("max_epochs", COUNT, "Training epochs."),
-    ("validation_fraction", _Finite(min=0, max=1, max_open=True),
-     "Fraction of TRAIN held out to choose the best epoch."),
-    ("n_iter_no_change", COUNT, "Stop after this many epochs without "
-                                                "improvement. Default: never."),
-    ("clip_norm", POSITIVE, "Clip the norm of the gradients to this value."),
-    ("dtype", click.Choice(["float64", "float32"]), "Precision of the network."),
-    ("random_state", int, "Seed of the validation split and of the batch order."),
-]
+def _estimator_options():
+    """One option per hyperparameter of the learned estimators, typed and described by
+    the estimators' docstrings (imported only when fit runs or shows its help: scikit-learn
+    takes most of a second to load, which solve must not pay for)."""
+    from .estimators import ESTIMATORS
+
+    described, kinds = {}, {}  # parameter -> {text: {default: [networks]}}; type line
+    for name, cls in ESTIMATORS.items():
+        for parameter, (kind, text) in _numpydoc_parameters(cls.__doc__).items():
+            if parameter not in _NOT_OPTIONS:
+                kinds.setdefault(parameter, kind)
+                default = None if kind.startswith("bool") else _default_text(kind)
+                described.setdefault(parameter, {}).setdefault(text, {}).setdefault(
+                    default, []).append(name)
+    options = []
+    for parameter, texts in described.items():
+        kind = kinds[parameter]
+        parts = []
+        for text, defaults in texts.items():
+            networks = [network for group in defaults.values() for network in group]
+            tag = f"[{', '.join(networks)}] " if len(networks) < len(ESTIMATORS) else ""
+            shown = {default: group for default, group in defaults.items()
+                     if default not in (None, "None")}
+            if len(defaults) == 1 and shown:
+                text += f" (default: {next(iter(shown))})"
+            elif shown:
+                text += " (default: " + "; ".join(
+                    f"{default} for {', '.join(group)}" for default, group in shown.items()) + ")"
+            parts.append(tag + text)
+        help_text = " ".join(parts).replace("``", "").replace(":func:", "")
+        flag = f"--{parameter.replace('_', '-')}"
+        if kind.startswith("bool"):
+            options.append(click.Option([f"{flag}/--no-{flag[2:]}", parameter], default=None,
+                                        help=help_text))
+        else:
+            options.append(click.Option([flag, parameter], type=_click_type(kind),
+                                        default=None, help=help_text))
+    return options
 
 
-class _EstimatorDefault(click.Option):
-    """An option whose default is SISTARegressor's, looked up only when needed.
+def _numpydoc_parameters(doc):
+    """``{name: (type line, first sentence of the description)}`` of the Parameters
+    section of a numpydoc docstring."""
+    lines = inspect.cleandoc(doc).splitlines()
+    start = lines.index("Parameters") + 2
+    parameters, current = {}, None
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            if " : " not in line:
+                break  # the next section
+            names, kind = line.split(" : ", 1)
+            current = [name.strip() for name in names.split(",")]
+            for name in current:
+                parameters[name] = [kind, ""]
+        elif current and line.strip():
+            for name in current:
+                parameters[name][1] = (parameters[name][1] + " " + line.strip()).strip()
+    return {name: (kind, text.split(". ")[0].rstrip(".") + ".")
+            for name, (kind, text) in parameters.items()}
 
-    The estimator imports scikit-learn (most of a second), which ``solve`` must not pay for.
-    """
 
-    def get_default(self, ctx, call=True):
-        from .estimators import SISTARegressor
-
-        default = SISTARegressor().get_params()[self.name]
-        return ",".join(default) if self.name == "learn" else default
-
-
-def _hyperparameter_options(command):
-    for name, kind, text in reversed(_HYPERPARAMETERS):
-        command = click.option(f"--{name.replace('_', '-')}", name, cls=_EstimatorDefault,
-                               type=kind, show_default=True, help=text,
-                               callback=_learn_list if name == "learn" else None)(command)
-    return command
+def _click_type(kind):
+    """The click type of a numpydoc type line."""
+    if kind.startswith("{"):
+        return click.Choice(re.findall(r"'([^']*)'", kind.split("}")[0]))
+    if kind.startswith("tuple of"):
+        return _CommaList(float if "float" in kind else str)
+    return click.INT if kind.startswith("int") else click.FLOAT
 
 
-def _sequences(data):
-    """x and y of a data file as batches of sequences, (B, T, M) and (B, T, N)."""
+def _default_text(kind):
+    found = re.search(r"default=(.*)$", kind)
+    text = found.group(1) if found else "None"
+    return text.strip("(),").replace(", ", ",").replace("'", "") if text.startswith("(") \
+        else text
+
+
+class _CommaList(click.ParamType):
+    """A comma-separated list, as a tuple."""
+
+    def __init__(self, item):
+        self.item = item
+        self.name = "NAME,..." if item is str else "X,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(self.item(part.strip()) for part in value.split(",") if part.strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+
+
+class _FitCommand(click.Command):
+    """fit, with the estimators' options added when it is parsed or shows its help."""
+
+    def get_params(self, ctx):
+        if not getattr(self, "_estimator_options_added", False):
+            self.params.extend(_estimator_options())
+            self._estimator_options_added = True
+        return super().get_params(ctx)
+
+
+def _network_data(path, data, network):
+    """x and y of a data file as the network takes them, or an InputError: vectors (B, M)
+    and (B, N), or sequences (B, T, M) and (B, T, N) (a 2-D x is one sequence)."""
     x, y = data["x"], data.get("y")
-    if x.ndim == 2:
-        x, y = x[None], None if y is None else y[None]
+    if network.input_ndim == 3:
+        return (x[None], None if y is None else y[None]) if x.ndim == 2 else (x, y)
+    if x.ndim != 2:
+        raise io.InputError(f"{path}: array 'x' has shape {x.shape}; expected (B, M) "
+                            f"vectors, one signal per row, for --network {network.name}")
     return x, y
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(cls=_FitCommand, context_settings=CONTEXT)
 @click.argument("train", metavar="TRAIN.npz")
 @click.option("-o", "--output", required=True, metavar="MODEL.npz", help="The model file.")
+@click.option("-n", "--network", "network_name", default="sista-rnn", show_default=True,
+              help="The network to train: sista-rnn, lista, lamp, alista or lista-cpss "
+                   "(sparserec.estimators.ESTIMATORS).")
 @click.option("--validation", metavar="VALID.npz",
-              help="Sequences to choose the best epoch on (instead of --validation-fraction).")
-@_hyperparameter_options
+              help="Pairs to choose the best epoch on (instead of --validation-fraction).")
 @click.option("--dictionary", metavar="SPEC", default=None, callback=_check_dictionary,
-              help="Initial dictionary: identity, dct, wavelet, wavelet:NAME[:LEVEL]. "
-                   "Default: TRAIN's D, else identity.")
+              help="sista-rnn: the initial dictionary: identity, dct, wavelet, "
+                   "wavelet:NAME[:LEVEL]. Default: TRAIN's D, else identity.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the loss of every epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing model file.")
-def fit(train, output, validation, dictionary, verbose, force, **hyperparameters):
-    """Train a SISTA-RNN on TRAIN.npz and save it to MODEL.npz.
+def fit(train, output, network_name, validation, dictionary, verbose, force, **options):
+    """Train a network on TRAIN.npz and save it to MODEL.npz.
 
-    TRAIN.npz holds measurement sequences x (B, T, M), the measurement matrix A (M, N)
-    and the signals y (B, T, N); optionally an initial dictionary D and transition F.
-    Without y the model is untrained SISTA with --n-layers iterations per frame. The
-    options and their defaults are those of sparserec.SISTARegressor.
+    TRAIN.npz holds the measurements x, the measurement matrix A (M, N) and the targets
+    y. For the SISTA-RNN (the default network) x and y are sequences, (B, T, M) and
+    (B, T, N) (or one sequence, (T, M) and (T, N)), and the file may hold an initial
+    dictionary D and transition F; for the one-shot networks (lista, lamp, alista,
+    lista-cpss) x and y are vectors, one signal per row, (B, M) and (B, N). Without y
+    the model is the untrained classical solver. The options are the hyperparameters of
+    the network's estimator (sparserec.SISTARegressor, LISTARegressor, ...), with its
+    defaults; an option marked [lista, ...] belongs to those networks only.
 
     \b
     Examples:
       sparserec fit train.npz -o model.npz
       sparserec fit train.npz -o model.npz --validation valid.npz --max-epochs 20 -v
       sparserec fit train.npz -o model.npz --dictionary wavelet --learn D,alpha,lam1
+      sparserec fit vectors.npz -o lamp.npz --network lamp --denoiser bg --n-layers 8
+      sparserec fit vectors.npz -o alista.npz --network alista --n-layers 16
     """
-    from .estimators import SISTARegressor
+    from .estimators import ESTIMATORS
 
+    if network_name not in ESTIMATORS:
+        raise click.BadParameter(f"unknown network {network_name!r}; choose among "
+                                 f"{', '.join(ESTIMATORS)}", param_hint="'--network'")
+    cls = ESTIMATORS[network_name]
+    own = cls().get_params()
+    given = {name: value for name, value in options.items() if value is not None}
+    foreign = [name for name in given if name not in own]
+    if foreign:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in foreign)
+        raise click.UsageError(f"{flags}: not an option of --network {network_name}")
     io.check_output(output, force=force, inputs=[p for p in (train, validation) if p])
     data = io.read_data(train)
-    X, Y = _sequences(data)
+    extra = {"verbose": verbose}
+    if "dictionary" in own:
+        extra.update(dictionary=dictionary or data.get("D", "identity"),
+                     transition=data.get("F"))
+    elif dictionary is not None:
+        raise click.UsageError(f"--dictionary: not an option of --network {network_name}")
+    model = cls(measurement_matrix=data["A"], **extra, **given)
+    try:
+        model._check_hyperparameters()
+    except ValueError as error:
+        name = next((n for n in given if str(error).startswith(n)), None)
+        flag = f"--{name.replace('_', '-')}: " if name else ""
+        raise click.UsageError(f"{flag}{error}") from None
+    network = cls._network
+    X, Y = _network_data(train, data, network)
     fit_arguments = {}
     if validation is not None:
-        fit_arguments["validation_data"] = _validation_set(validation, data)
-    model = SISTARegressor(measurement_matrix=data["A"], transition=data.get("F"),
-                           dictionary=dictionary or data.get("D", "identity"), verbose=verbose,
-                           **hyperparameters)
+        fit_arguments["validation_data"] = _validation_set(validation, data, network)
     try:
-        model.fit(X, Y, **fit_arguments)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, Y, **fit_arguments)
     except (ValueError, FloatingPointError) as error:
         raise io.InputError(f"{train}: {error}") from None
+    for warning in caught:  # one line each
+        click.echo(f"warning: {train}: {warning.message}", err=True)
     model.save(output)
+    unit = "sequences" if network.input_ndim == 3 else "signals"
     trained = (f"trained {model.n_epochs_} epochs, kept epoch {model.best_epoch_}"
-               if Y is not None else "no y: untrained SISTA")
-    click.echo(f"{train}: {len(X)} sequences, {trained}; alpha={model.alpha_:.4g} "
-               f"lam1={model.lam1_:.4g} lam2={model.lam2_:.4g} -> {output}")
+               if Y is not None else "no y: the untrained solver")
+    click.echo(f"{train}: {len(X)} {unit}, {trained}; {_params_text(model)} -> {output}")
+    if model.stop_reason_ == "interrupted":
+        click.echo("interrupted: the model holds the best parameters so far", err=True)
+        sys.exit(130)
 
 
-def _validation_set(path, train):
+def _validation_set(path, train, network):
     data = io.read_data(path, require_A=False)
     M, N = train["A"].shape
-    if data["x"].shape[-1] != M or "y" not in data or data["y"].shape[-1] != N:
+    x, y = _network_data(path, data, network)
+    if x.shape[-1] != M or y is None or y.shape[-1] != N:
+        lead = "(B, T, " if network.input_ndim == 3 else "(B, "
         raise io.InputError(f"{path}: arrays x and y have shapes {data['x'].shape} and "
                             f"{data['y'].shape if 'y' in data else 'none'}; expected "
-                            f"(B, T, {M}) and (B, T, {N}) as in the training file")
-    return _sequences(data)
+                            f"{lead}{M}) and {lead}{N}) as in the training file")
+    return x, y
 
 
 @cli.command(context_settings=CONTEXT)
@@ -752,7 +851,9 @@ def _params_text(model):
         learned = f", alpha_={model.alpha_:.4g}, lam1_={model.lam1_:.4g}, lam2_={model.lam2_:.4g}"
     else:
         learned = f", denoiser={model.denoiser}" if hasattr(model, "denoiser") else ""
-    return f"n_layers={model.n_layers}{learned}, M={M}, N={N}, epochs={model.n_epochs_}"
+    best = (f", validation NMSE {min(model.validation_scores_):.2f} dB"
+            if model.validation_scores_ else "")
+    return f"n_layers={model.n_layers}{learned}, M={M}, N={N}, epochs={model.n_epochs_}{best}"
 
 
 # ----------------------------------------------------------------------------------------

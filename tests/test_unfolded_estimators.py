@@ -1,12 +1,14 @@
-"""LISTARegressor and LAMPRegressor: classical before training, better after, saved and
-loaded, and measured by phase_transition and the command line."""
+"""The one-shot learned estimators (LISTA, LAMP, LISTA-CPSS, ALISTA): classical before
+training, better after, saved and loaded, and measured by phase_transition and the command
+line."""
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from sklearn.base import clone
 
-from sparserec import (LAMPRegressor, LISTARegressor, amp, gaussian_matrix, ista,
+from sparserec import (ALISTARegressor, LAMPRegressor, LISTACPSSRegressor, LISTARegressor, amp,
+                       gaussian_matrix, ista,
                        lipschitz_constant,
                        load_model, make_bernoulli_gaussian, minimax_threshold, nmse_db,
                        phase_transition)
@@ -33,7 +35,9 @@ def trained(task):
     return {name: model.fit(task["X"], task["H"]) for name, model in [
         ("lista", LISTARegressor(task["A"], **options)),
         ("lamp-soft", LAMPRegressor(task["A"], **options)),
-        ("lamp-bg", LAMPRegressor(task["A"], denoiser="bg", **options))]}
+        ("lamp-bg", LAMPRegressor(task["A"], denoiser="bg", **options)),
+        ("lista-cpss", LISTACPSSRegressor(task["A"], **options)),
+        ("alista", ALISTARegressor(task["A"], **options))]}
 
 
 def test_untrained_networks_are_the_classical_solvers(task):
@@ -46,10 +50,13 @@ def test_untrained_networks_are_the_classical_solvers(task):
     expected = amp(X, A, tau=minimax_threshold(0.5), max_iter=5, tol=0.0).h
     np.testing.assert_allclose(lamp.predict(X), expected, atol=1e-8)
     assert lamp.n_epochs_ == 0 and lamp.layer_scores_ == []
+    cpss = LISTACPSSRegressor(A, n_layers=5, lam=0.05, p=0).fit(X)
+    np.testing.assert_allclose(cpss.predict(X), lista.predict(X), atol=1e-10)
 
 
 @pytest.mark.parametrize("name, classical", [("lista", "ista"), ("lamp-soft", "amp"),
-                                             ("lamp-bg", "amp")])
+                                             ("lamp-bg", "amp"), ("lista-cpss", "ista"),
+                                             ("alista", "ista")])
 def test_training_beats_the_classical_solver_with_as_many_iterations(task, trained, name,
                                                                      classical):
     model = trained[name]
@@ -69,7 +76,7 @@ def test_the_bernoulli_gaussian_denoiser_beats_soft_thresholding(task, trained):
             < nmse_db(H, trained["lamp-soft"].predict(X)) - 1.0)
 
 
-@pytest.mark.parametrize("name", ["lista", "lamp-soft", "lamp-bg"])
+@pytest.mark.parametrize("name", ["lista", "lamp-soft", "lamp-bg", "lista-cpss", "alista"])
 def test_save_and_load_round_trip(task, trained, tmp_path, name):
     model = trained[name]
     path = tmp_path / "model.npz"
@@ -88,8 +95,8 @@ def test_a_damaged_model_file_is_refused_with_its_name(task, trained, tmp_path):
     arrays = dict(np.load(path, allow_pickle=False))
     arrays["B_"] = arrays["B_"][:2]
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(InputError, match=r"bad.npz: B_ must have shape \(4, 100, 50\).*"
-                                         "LAMPRegressor.save"):
+    with pytest.raises(InputError, match=r"bad.npz: B_ must have shape \(K, N, M\) = "
+                                         r"\(4, 100, 50\).*LAMPRegressor.save"):
         load_model(tmp_path / "bad.npz")
 
 
@@ -117,6 +124,8 @@ def test_phase_command_takes_a_trained_lamp(task, trained, tmp_path):
     (lambda A: LISTARegressor(A, n_layers=0), "n_layers must be an integer"),
     (lambda A: LAMPRegressor(A, sparsity=1.0), "sparsity must be"),
     (lambda A: LISTARegressor(A, learning_rate=-1.0), "learning_rate must be"),
+    (lambda A: ALISTARegressor(A, p_max=200), "p_max must be"),
+    (lambda A: LISTACPSSRegressor(A, refinements=5), "refinements must be a sequence"),
 ])
 def test_bad_hyperparameters_fail_clearly(task, make, message):
     with pytest.raises(ValueError, match=message):

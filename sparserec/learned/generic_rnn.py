@@ -12,15 +12,14 @@ numba kernels (:func:`sparserec.learned.network.loss_and_weight_grads`), so the 
 only in their parametrisation.
 """
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .base import Network
 from .network import Weights, forward_weights, loss_and_weight_grads
-from .training import train_loop, validation_score
 
-__all__ = ["GenericRNNParams", "forward", "loss_and_grad", "train"]
+__all__ = ["GenericRNN", "GenericRNNParams", "forward", "loss_and_grad"]
 
 #: The trained parameters (b through its logarithm, to stay positive).
 PARAMETERS = ("S", "V", "W1", "W", "D", "b")
@@ -91,6 +90,35 @@ class GenericRNNParams:
         return Weights(S=self.S, V=self.V, W1=self.W1, W=self.W, P=None, b=self.b)
 
 
+class GenericRNN(Network):
+    """The generic RNN in the learned mode's protocol: K layers per frame, b positive.
+
+    Parameters
+    ----------
+    n_layers : int, default=3
+        K, the layers per frame.
+    """
+
+    name = "generic-rnn"
+    input_ndim = 3
+    Params = GenericRNNParams
+    TRAINABLE = TRAINED = PARAMETERS
+    POSITIVE = ("b",)
+
+    def __init__(self, n_layers=3):
+        self.layers = n_layers
+
+    def n_layers(self, params):
+        return self.layers
+
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return forward(params, X, depth or self.layers, dtype=dtype)
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        loss, grads = loss_and_grad(params, X, Y, depth or self.layers, dtype=dtype)
+        return loss, {name: grads[name] for name in self.check_names(names)}
+
+
 def forward(params, X, n_layers=3, *, dtype=None):
     """Run the network on a batch of sequences.
 
@@ -131,82 +159,3 @@ def loss_and_grad(params, X, Y, n_layers=3, *, dtype=None):
     loss, g = loss_and_weight_grads(params._weights(), params.D, np.zeros(N), X, Y, n_layers,
                                     dtype=dtype)
     return loss, {name: g[name] for name in PARAMETERS}
-
-
-def train(params, X, Y, *, n_layers=3, optimizer="rmsprop", learning_rate=1e-4,
-          batch_size=50, max_epochs=100, max_seconds=None, X_val=None, Y_val=None,
-          score=None, clip_norm=None, dtype=None, random_state=None, clock=time.perf_counter,
-          callback=None, verbose=False):
-    """Train a generic soft-threshold RNN by mini-batch gradient descent on the MSE.
-
-    The loop is :func:`sparserec.learned.train_loop`'s, as for the SISTA-RNN; b is
-    optimised through its logarithm. A step after which the loss is NaN or infinite is
-    undone (with the optimiser's state) and the learning rate halved; if the loss stays
-    NaN, training stops with a :class:`sparserec.TrainingStoppedWarning`.
-
-    Parameters
-    ----------
-    params : GenericRNNParams
-        Initial parameters (not modified).
-    X, Y : ndarrays of shape (n, T, M) and (n, T, N)
-    n_layers : int, default=3
-    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        As in :func:`sparserec.learned.train`.
-    learning_rate : float, default=1e-4
-    batch_size : int, default=50
-    max_epochs : int, default=100
-    max_seconds : float, optional
-        Stop after the epoch during which the training time (validation excluded)
-        reached this budget.
-    X_val, Y_val : ndarrays, optional
-        Validation data; the best parameters are chosen on its NMSE, else on the loss.
-    score : callable, optional
-        ``score(params)``, lower is better: chooses the best epoch instead (e.g. minus a
-        validation PSNR). Not counted in the training time.
-    clip_norm : float, optional
-        Clip the joint gradient norm.
-    dtype : {float32, float64}, optional
-    random_state : int or None
-        Seed of the mini-batch order.
-    clock : callable, default=time.perf_counter
-        The clock of the training time; ``time.process_time`` counts the CPU time of this
-        process only, which is fairer on a machine shared with other jobs.
-    callback : callable, optional
-        ``callback(result)`` after every epoch, with the
-        :class:`sparserec.learned.TrainingResult` so far; a true return value stops
-        training.
-    verbose : bool, default=False
-
-    Returns
-    -------
-    sparserec.learned.TrainingResult
-    """
-    score, score_format = validation_score(
-        score, lambda current, X: forward(current, X, n_layers, dtype=dtype), X_val, Y_val)
-
-    def batch_loss_and_grad(current, batch):
-        loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, dtype=dtype)
-        grads["b"] = grads["b"] * current.b  # d/d log b
-        return loss, grads
-
-    variables = _to_variables(params)
-    # Start from the decoded variables, as every later step: b = exp(log b).
-    return train_loop(_from_variables(variables), variables, batch_loss_and_grad, len(X),
-                      decode=lambda _, values: _from_variables(values), score=score,
-                      optimizer=optimizer, learning_rate=learning_rate,
-                      batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
-                      clock=clock, clip_norm=clip_norm, explode_factor=np.inf,
-                      random_state=random_state, callback=callback, verbose=verbose,
-                      score_format=score_format)
-
-
-def _to_variables(params):
-    variables = {name: np.array(getattr(params, name), dtype=np.float64)
-                 for name in PARAMETERS[:-1]}
-    variables["b"] = np.array(np.log(params.b))
-    return variables
-
-
-def _from_variables(variables):
-    arrays = {name: variables[name].copy() for name in PARAMETERS[:-1]}
-    return GenericRNNParams(**arrays, b=float(np.exp(variables["b"])))

@@ -77,8 +77,9 @@ from .._threads import over_rows, summed_over_rows
 from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
+from .base import Network
 
-__all__ = ["LAMPParams", "forward", "loss_and_grad", "DENOISERS", "FLOOR"]
+__all__ = ["LAMP", "LAMPParams", "forward", "loss_and_grad", "DENOISERS", "FLOOR"]
 
 #: The denoisers.
 DENOISERS = ("soft", "bg")
@@ -165,6 +166,22 @@ class LAMPParams:
         """A deep copy, in float64."""
         return LAMPParams(A=np.array(self.A, np.float64), B=np.array(self.B, np.float64),
                           theta=np.array(self.theta, np.float64), denoiser=self.denoiser)
+
+
+class LAMP(Network):
+    """LAMP in the learned mode's protocol (``A`` and the denoiser are fixed)."""
+
+    name = "lamp"
+    Params = LAMPParams
+    TRAINABLE = TRAINED = ("B", "theta")
+    LAYERED = ("theta", "B")
+
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return forward(params, X, n_layers=depth, dtype=dtype)
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, dtype=dtype)
+        return loss, {name: grads[name] for name in self.check_names(names)}
 
 
 def forward(params, X, *, n_layers=None, dtype=None):

@@ -3,11 +3,13 @@
 The learned ISTA of Gregor and LeCun (*Learning fast approximations of sparse coding*,
 ICML 2010): K layers that share one pair of matrices, each with its own threshold::
 
-    h_0 = 0,    h_{k+1} = soft(B x + S h_k; theta_k),    k = 0..K-1,
+    h_0 = 0,    h_{k+1} = soft(B x + S_k h_k; theta_k),    k = 0..K-1,
 
-so that ``h_1 = soft(B x; theta_0)``. The thresholds act as ``max(theta_k, 0)``. With
-``B = A^T / L``, ``S = I - A^T A / L`` and ``theta_k = lam / L`` (:meth:`LISTAParams.initial`)
-the network is K iterations of ISTA with step ``1 / L``.
+so that ``h_1 = soft(B x; theta_0)``. The thresholds act as ``max(theta_k, 0)``. ``S_k`` is
+one matrix shared by the layers (tied, Gregor and LeCun's network) or one per layer
+(untied, as Borgerding, Schniter and Rangan train it; ``S_0`` then multiplies ``h_0 = 0``
+and stays unused). With ``B = A^T / L``, ``S_k = I - A^T A / L`` and ``theta_k = lam / L``
+(:meth:`LISTAParams.initial`) the network is K iterations of ISTA with step ``1 / L``.
 
 Signals are the rows of a batch, (B, M) in and (B, N) out. The products over the batch are
 BLAS's; the element-wise work of each layer (the threshold forward, its backward with the
@@ -25,8 +27,9 @@ import numpy as np
 from .._threads import over_rows, summed_over_rows
 from .._validation import check_array, check_dtype, check_int, float_dtype
 from . import _unfolded_kernels as kernels
+from .base import Network
 
-__all__ = ["LISTAParams", "forward", "loss_and_grad"]
+__all__ = ["LISTA", "LISTAParams", "forward", "loss_and_grad"]
 
 #: The trained parameters.
 PARAMETERS = ("B", "S", "theta")
@@ -44,8 +47,8 @@ class LISTAParams:
     ----------
     B : ndarray of shape (N, M)
         Input matrix.
-    S : ndarray of shape (N, N)
-        Mutual inhibition, shared by the layers.
+    S : ndarray of shape (1, N, N) or (K, N, N)
+        Mutual inhibition: one shared by the layers (tied) or one per layer.
     theta : ndarray of shape (K,)
         The thresholds of the layers (used as ``max(theta_k, 0)``).
     """
@@ -55,7 +58,7 @@ class LISTAParams:
     theta: np.ndarray
 
     @classmethod
-    def initial(cls, A, n_layers, *, lam=0.1):
+    def initial(cls, A, n_layers, *, lam=0.1, tied=True):
         """The parameters with which LISTA is ISTA for the lasso with penalty ``lam``.
 
         ``L = 1.001 ||A||_2^2``, ``B = A^T / L``, ``S = I - A^T A / L``, ``theta_k = lam / L``.
@@ -68,6 +71,8 @@ class LISTAParams:
             K.
         lam : float, default=0.1
             The lasso's penalty.
+        tied : bool, default=True
+            One ``S`` for all layers; False: one per layer.
 
         Returns
         -------
@@ -79,17 +84,39 @@ class LISTAParams:
         if L == 0.0:
             raise ValueError("A is zero: nothing can be recovered")
         N = A.shape[1]
-        return cls(B=A.T / L, S=np.eye(N) - A.T @ A / L, theta=np.full(K, float(lam) / L))
+        S = np.repeat((np.eye(N) - A.T @ A / L)[None], 1 if tied else K, axis=0)
+        return cls(B=A.T / L, S=S, theta=np.full(K, float(lam) / L))
 
     @property
     def n_layers(self):
         """K."""
         return int(np.shape(self.theta)[0])
 
+    @property
+    def tied(self):
+        """Whether one ``S`` serves every layer."""
+        return int(np.shape(self.S)[0]) == 1
+
     def copy(self):
         """A deep copy, in float64."""
         return LISTAParams(**{name: np.array(getattr(self, name), dtype=np.float64)
                               for name in PARAMETERS})
+
+
+class LISTA(Network):
+    """LISTA in the learned mode's protocol (:class:`~sparserec.learned.base.Network`)."""
+
+    name = "lista"
+    Params = LISTAParams
+    TRAINABLE = TRAINED = PARAMETERS
+    LAYERED = ("theta", "S")
+
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return forward(params, X, n_layers=depth, dtype=dtype)
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, dtype=dtype)
+        return loss, {name: grads[name] for name in self.check_names(names)}
 
 
 def forward(params, X, *, n_layers=None, dtype=None):
@@ -110,7 +137,7 @@ def forward(params, X, *, n_layers=None, dtype=None):
     ndarray of shape (B, N), of ``dtype``
     """
     X, n, dtype, weights = _check(params, X, None, n_layers, dtype)
-    out = np.empty((len(X), weights[0].shape[0]), dtype)
+    out = np.empty((len(X), weights[1].shape[0]), dtype)
 
     def rows(start, stop):
         out[start:stop] = _forward(X[start:stop], n, weights, store=False)[-1]
@@ -140,7 +167,8 @@ def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
     -------
     loss : float
     grads : dict
-        float64 gradients 'B' (N, M), 'S' (N, N) and 'theta' (K,).
+        float64 gradients 'B' (N, M), 'S' (of ``params.S``'s shape; tied: the sum over the
+        layers) and 'theta' (K,).
     """
     X, n, dtype, weights = _check(params, X, Y, n_layers, dtype)
     Y = np.asarray(Y, dtype)
@@ -166,6 +194,7 @@ def _loss_and_grad_rows(X, Y, n, weights, scale, start, stop):
     r64 = residual.ravel().astype(np.float64)
     squares = float(np.dot(r64, r64))
 
+    tied = S.shape[0] == 1
     G = residual * dtype.type(scale)  # dL/dh_n
     DZ = np.empty((n, Bn, N), dtype)
     gc = np.zeros((Bn, N), dtype)  # dL/d(B x), summed over the layers
@@ -174,18 +203,21 @@ def _loss_and_grad_rows(X, Y, n, weights, scale, start, stop):
         gt = kernels.lista_layer_backward(G, H[k], DZ[k], gc)
         g_theta[k] = gt if theta[k] > 0 else 0.0
         if k > 0:  # dz_k is zero where h_{k+1} is
+            Sk = S[0 if tied else k]
             if sparse[k]:
                 G = np.empty_like(G)
-                kernels.sparse_times(DZ[k], S, G)
+                kernels.sparse_times(DZ[k], Sk, G)
             else:
-                G = DZ[k] @ S
-    gS = np.zeros((N, N))
+                G = DZ[k] @ Sk
+    gS = np.zeros(S.shape)
     dense = [k for k in range(1, n) if not (sparse[k] and sparse[k - 1])]
-    if dense:  # one product over those layers: sum_k dz_k^T h_k
-        gS += DZ[dense].reshape(-1, N).T @ H[[k - 1 for k in dense]].reshape(-1, N)
+    if tied and dense:  # one product over those layers: sum_k dz_k^T h_k
+        gS[0] += DZ[dense].reshape(-1, N).T @ H[[k - 1 for k in dense]].reshape(-1, N)
     for k in range(1, n):
-        if k not in dense:
-            gS += kernels.sparse_outer(DZ[k], H[k - 1])
+        if not tied and k in dense:
+            gS[k] = DZ[k].T @ H[k - 1]
+        elif k not in dense:
+            gS[0 if tied else k] += kernels.sparse_outer(DZ[k], H[k - 1])
     gB = gc.T @ X
     return squares, gB, gS, g_theta
 
@@ -194,20 +226,22 @@ def _forward(X, n, weights, store):
     """The codes of layers 1..n, (n, B, N) with their counts of nonzero entries when
     ``store``, else the last one (1, B, N)."""
     S, B, theta, dtype = weights
-    N = S.shape[0]
+    N = S.shape[1]
     C = X @ B.T
     H = np.empty((n if store else 1, X.shape[0], N), dtype)
     h = H[0]
     nnz = kernels.lista_layer(C, C, False,
                   dtype.type(max(theta[0], 0.0)), h)
     P = np.empty_like(C)
-    ST = np.ascontiguousarray(S.T) if n > 1 else S
+    tied = S.shape[0] == 1
+    ST = np.ascontiguousarray(S[0].T) if n > 1 and tied else None
     counts = [nnz]  # the nonzero codes of every layer
     for k in range(1, n):
+        Sk = S[0 if tied else k]
         if nnz >= SPARSE_DENSITY * h.size:
-            np.dot(h, S.T, out=P)
+            np.dot(h, Sk.T, out=P)
         else:
-            kernels.sparse_times(h, ST, P)
+            kernels.sparse_times(h, ST if tied else np.ascontiguousarray(Sk.T), P)
         out = H[k] if store else h
         nnz = kernels.lista_layer(C, P, True,
                       dtype.type(max(theta[k], 0.0)), out)
@@ -223,11 +257,12 @@ def _check(params, X, Y, n_layers, dtype):
         if dtype is None else check_dtype(dtype)
     B = check_array(params.B, "params.B", ndim=2, dtype=np.float64)
     N, M = B.shape
-    S = check_array(params.S, "params.S", ndim=2, dtype=np.float64)
-    if S.shape != (N, N):
-        raise ValueError(f"params.S must have shape (N, N) = ({N}, {N}), got {S.shape}")
     theta = check_array(params.theta, "params.theta", ndim=1, dtype=np.float64)
     K = theta.shape[0]
+    S = check_array(params.S, "params.S", ndim=3, dtype=np.float64)
+    if S.shape[1:] != (N, N) or S.shape[0] not in (1, K):
+        raise ValueError(f"params.S must have shape (K, N, N) = ({K}, {N}, {N}) or (1, {N}, "
+                         f"{N}) (tied), got {S.shape}")
     n = K if n_layers is None else check_int(n_layers, "n_layers", low=1, high=K)
     X = check_array(X, "X", ndim=2, dtype=dtype)
     if X.shape[1] != M:

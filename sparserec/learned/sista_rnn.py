@@ -12,9 +12,9 @@ with ``Dinv = D^T`` (tied, the default) or a parameter of its own (the authors' 
 
 :func:`loss_and_grad` backpropagates the mean squared error to the weights
 (:func:`sparserec.learned.network.loss_and_weight_grads`), then applies the chain rule once
-per batch to theta. :func:`train` fits theta with the shared training loop
-(:func:`sparserec.learned.training.train_loop`), whose guard undoes a step that makes the
-loss NaN or explode. alpha, lam1 and lam2 are optimised through their logarithms (so they
+per batch to theta. :class:`SISTARNN` is the network of the learned mode's protocol, which
+the one trainer (:func:`sparserec.learned.train`) fits; its guard undoes a step that makes
+the loss NaN or explode. alpha, lam1 and lam2 are optimised through their logarithms (so they
 stay positive) or as raw values (the authors' choice; then kept non-negative). Nothing
 holds alpha at a stability bound: that fought the optimiser, because the bound grows with
 the scale of D, which the loss barely constrains (D c with lam1 c and alpha c^2 computes
@@ -22,7 +22,6 @@ almost the same network). Instead, every atom (column) of a learned D keeps its 
 norm, as in dictionary learning, which removes that free scale.
 """
 
-import time
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 
@@ -32,17 +31,17 @@ from .._threads import one_blas_thread
 from ..solvers import sista_weights
 from ..solvers._base import default_alpha
 from . import _network_kernels
+from .base import Network
 from .network import Weights, _dtype, _kernel_inputs, forward_weights, loss_and_weight_grads
-from .training import train_loop, validation_score
 
-__all__ = ["SISTAParams", "LEARNABLE", "PAPER_SETTINGS", "check_learn", "effective_weights",
-           "forward", "loss_and_grad", "train"]
+__all__ = ["SISTARNN", "SISTAParams", "LEARNABLE", "PAPER_SETTINGS", "check_learn",
+           "effective_weights", "forward", "loss_and_grad"]
 
 #: Names of the parameters that can be trained.
 LEARNABLE = ("D", "Dinv", "F", "A", "alpha", "lam1", "lam2", "h0")
 
 #: The settings of the SISTA-RNN's authors (Wisdom et al.'s published code), by name of
-#: the argument of :meth:`SISTAParams.initial` and :func:`train`: every parameter trained,
+#: the hyperparameter of :class:`sparserec.SISTARegressor`: every parameter trained,
 #: a separate inverse dictionary, raw scalars, atoms free to grow, RMSprop at 1e-4 in
 #: batches of 50, alpha = 1, no clipping. (Their initial D is the Daubechies-8 wavelet
 #: matrix and F the identity.)
@@ -233,110 +232,53 @@ def loss_and_grad(params, X, Y, n_layers=3, learn=("D", "F", "alpha", "lam1", "l
     return loss, grads
 
 
-def train(params, X, Y, *, n_layers=3, learn=("D", "F", "alpha", "lam1", "lam2"),
-          optimizer="rmsprop", learning_rate=1e-4, batch_size=50, max_epochs=100,
-          max_seconds=None, X_val=None, Y_val=None, score=None, n_iter_no_change=None,
-          tol=0.0, clip_norm=None, dtype=None, random_state=None, guard=True,
-          keep_atom_norms=True, log_scalars=True, explode_factor=10.0,
-          clock=time.perf_counter, callback=None, verbose=False):
-    """Train a SISTA-RNN by mini-batch gradient descent on the mean squared error.
-
-    The loop is :func:`train_loop`'s; this function gives it the SISTA-RNN's parameters,
-    gradients and constraints (see the module's docstring). :data:`PAPER_SETTINGS` holds
-    the authors' choices of these arguments.
+class SISTARNN(Network):
+    """The SISTA-RNN in the learned mode's protocol.
 
     Parameters
     ----------
-    params : SISTAParams
-        Initial parameters (not modified).
-    X : ndarray of shape (n_sequences, T, M)
-        Training measurements (trusted: validated by the caller).
-    Y : ndarray of shape (n_sequences, T, N)
-        Training targets.
     n_layers : int, default=3
-        K, the layers per time step.
-    learn : iterable of str, default=('D', 'F', 'alpha', 'lam1', 'lam2')
-        The parameters to train, among ``sparserec.learned.sista_rnn.LEARNABLE``. 'Dinv'
-        unties the inverse dictionary (starting from ``D^T`` if ``params`` has none).
-    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        An object needs ``step(variables, grads)``, ``undo(variables)`` (of the last
-        step) and a ``learning_rate`` attribute.
-    learning_rate : float, default=1e-4
-        Ignored when ``optimizer`` is an object.
-    batch_size : int, default=50
-    max_epochs : int, default=100
-    max_seconds : float, optional
-        Stop after the epoch during which the training time (on ``clock``, validation
-        excluded) reached this budget.
-    X_val, Y_val : ndarrays, optional
-        Validation data; the best parameters are chosen on its NMSE. Without it, on the
-        mean training loss of each epoch.
-    score : callable, optional
-        ``score(params)``, lower is better: chooses the best epoch instead of the
-        validation NMSE (e.g. minus a validation PSNR). Not counted in the training time.
-    n_iter_no_change : int, optional
-        Stop after this many epochs without an improvement of more than ``tol`` (in dB of
-        validation NMSE, or relative training loss). None: run ``max_epochs``.
-    tol : float, default=0.0
-    clip_norm : float, optional
-        Clip the joint gradient norm (of the optimised variables) to this value.
-    dtype : {float32, float64}, optional
-        Precision of the network's kernels; default that of ``X``.
-    random_state : int or None
-        Seed of the mini-batch order: the same seed gives the same result.
-    guard : bool, default=True
-        Undo steps that make the loss NaN or explode, halving the learning rate
-        (:func:`train_loop`).
+        K, the layers (SISTA iterations) per frame.
     keep_atom_norms : bool, default=True
-        Rescale every atom (column) of a learned D to its initial norm after each step.
+        After every step, rescale every atom (column) of a learned D to its initial norm.
     log_scalars : bool, default=True
-        Optimise alpha, lam1 and lam2 through their logarithms; False: as raw values (the
-        authors' choice), clipped at 0 (alpha at 1e-6) after each step.
-    explode_factor : float, default=10.0
-        A batch loss above this factor times the median of the recent accepted losses
-        counts as an explosion.
-    clock : callable, default=time.perf_counter
-        The clock of ``max_seconds`` and ``train_seconds``; ``time.process_time`` counts
-        the CPU time of this process only.
-    callback : callable, optional
-        ``callback(result)`` after every epoch, with the :class:`TrainingResult` so far; a
-        true return value stops training.
-    verbose : bool, default=False
-        Print the loss, the validation score and the time of every epoch.
-
-    Returns
-    -------
-    TrainingResult
+        Train alpha, lam1 and lam2 through their logarithms; False: as raw values (the
+        authors' choice), clipped at 0 (alpha at 1e-6) after every step.
     """
-    learn = check_learn(learn)
-    if "Dinv" in learn and params.Dinv is None:
-        params = params.copy()
-        params.Dinv = params.D.T.copy()
-    score, score_format = validation_score(
-        score, lambda current, X: forward(current, X, n_layers, dtype=dtype), X_val, Y_val)
-    atom_norms = np.linalg.norm(params.D, axis=0)
 
-    def project(current, variables):
-        rescaled = keep_atom_norms and "D" in variables and _rescale_atoms(
-            current, variables, atom_norms)
-        clipped = not log_scalars and _clip_scalars(current, variables)
-        return rescaled or clipped
+    name = "sista-rnn"
+    input_ndim = 3
+    Params = SISTAParams
+    TRAINABLE = LEARNABLE
+    TRAINED = ("D", "F", "alpha", "lam1", "lam2")
 
-    def batch_loss_and_grad(current, batch):
-        loss, grads = loss_and_grad(current, X[batch], Y[batch], n_layers, learn, dtype=dtype)
-        return loss, _variable_grads(current, grads, log_scalars)
+    def __init__(self, n_layers=3, *, keep_atom_norms=True, log_scalars=True):
+        self.layers = n_layers
+        self.keep_atom_norms = keep_atom_norms
+        self.log_scalars = log_scalars
+        self.POSITIVE = LOG_PARAMETERS if log_scalars else ()
 
-    def decode(current, variables):
-        return _from_variables(current, variables, log_scalars)
+    def n_layers(self, params):
+        return self.layers
 
-    return train_loop(params, _to_variables(params, learn, log_scalars), batch_loss_and_grad,
-                      len(X), decode=decode, project=project, score=score,
-                      optimizer=optimizer, learning_rate=learning_rate,
-                      batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
-                      clock=clock, n_iter_no_change=n_iter_no_change, tol=tol,
-                      clip_norm=clip_norm, guard=guard, explode_factor=explode_factor,
-                      random_state=random_state, callback=callback, verbose=verbose,
-                      score_format=score_format)
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return forward(params, X, depth or self.layers, dtype=dtype)
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        return loss_and_grad(params, X, Y, depth or self.layers, self.check_names(names),
+                             dtype=dtype)
+
+    def setup(self, params, names):
+        """Untie the inverse dictionary (from ``D^T``) when 'Dinv' is trained."""
+        if "Dinv" in names and params.Dinv is None:
+            params = params.copy()
+            params.Dinv = params.D.T.copy()
+        return params
+
+    def project(self, params, start):
+        rescaled = self.keep_atom_norms and _rescale_atoms(params, start)
+        clipped = not self.log_scalars and _clip_scalars(params)
+        return bool(rescaled or clipped)
 
 
 # ----------------------------------------------------------------------------------------
@@ -407,50 +349,22 @@ def _chain_rule(params, weights, learn, gS, gV, gW1, gW, gb, gD_out, gh0):
     return grads
 
 
-def _to_variables(params, learn, log_scalars=True):
-    """The optimised variables: arrays as they are, alpha, lam1, lam2 as logarithms (or
-    raw values)."""
-    logs = LOG_PARAMETERS if log_scalars else ()
-    return {name: np.array(np.log(getattr(params, name))) if name in logs
-            else np.array(getattr(params, name), dtype=np.float64) for name in learn}
-
-
-def _from_variables(params, variables, log_scalars=True):
-    out = params.copy()
-    for name, value in variables.items():
-        if name in LOG_PARAMETERS:
-            setattr(out, name, float(np.exp(value) if log_scalars else value))
-        else:
-            setattr(out, name, value.copy())
-    return out
-
-
-def _variable_grads(params, grads, log_scalars=True):
-    """Gradients of the variables: ``dL/dlog(v) = v dL/dv`` for the logarithms."""
-    logs = LOG_PARAMETERS if log_scalars else ()
-    return {name: np.array(getattr(params, name) * g) if name in logs else np.asarray(g)
-            for name, g in grads.items()}
-
-
-def _rescale_atoms(params, variables, atom_norms):
-    """Rescale the atoms of D to ``atom_norms``, in place; whether they were off."""
-    norms = np.linalg.norm(params.D, axis=0)
+def _rescale_atoms(params, start):
+    """Rescale the atoms of D to those of ``start``, in place; whether they were off."""
+    norms, atom_norms = np.linalg.norm(params.D, axis=0), np.linalg.norm(start.D, axis=0)
     if np.allclose(norms, atom_norms, rtol=1e-12, atol=0):
         return False
     params.D = params.D * (atom_norms / np.where(norms > 0, norms, 1.0))
-    variables["D"] = params.D.copy()
     return True
 
 
-def _clip_scalars(params, variables):
-    """Clip the raw scalars among ``variables`` at 0 (alpha just above), in place; whether
-    one was below."""
+def _clip_scalars(params):
+    """Clip the raw scalars at 0 (alpha just above), in place; whether one was below."""
     clipped = False
-    for name in set(LOG_PARAMETERS) & set(variables):
+    for name in LOG_PARAMETERS:
         low = _MIN_RAW_ALPHA if name == "alpha" else 0.0
         if getattr(params, name) < low:
             setattr(params, name, low)
-            variables[name] = np.array(low)
             clipped = True
     return clipped
 

@@ -29,7 +29,6 @@ The sequences of a batch are split across numba's threads, as for the SISTA-RNN
 through the layers are two numba kernels (:mod:`sparserec.learned._stacked_kernels`).
 """
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,9 +36,9 @@ import numpy as np
 from .._threads import over_rows, summed_over_rows
 from .._validation import check_dtype, float_dtype
 from . import _stacked_kernels
-from .training import train_loop, validation_score
+from .base import Network
 
-__all__ = ["StackedRNNParams", "forward", "loss_and_grad", "train", "EPS"]
+__all__ = ["StackedRNN", "StackedRNNParams", "forward", "loss_and_grad", "EPS"]
 
 #: The smoothing of the modulus in the modReLU unit (the authors' value).
 EPS = 1e-9
@@ -142,6 +141,26 @@ class StackedRNNParams:
                                    for name in PARAMETERS})
 
 
+class StackedRNN(Network):
+    """The stacked RNN in the learned mode's protocol (every parameter trained by default;
+    the authors train the initial states ``h0`` too)."""
+
+    name = "stacked-rnn"
+    input_ndim = 3
+    Params = StackedRNNParams
+    TRAINABLE = TRAINED = PARAMETERS
+
+    def n_layers(self, params):
+        return params.n_layers
+
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return forward(params, X, dtype=dtype)
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        loss, grads = loss_and_grad(params, X, Y, dtype=dtype)
+        return loss, {name: grads[name] for name in self.check_names(names)}
+
+
 def forward(params, X, *, dtype=None, return_codes=False):
     """Run the network on a batch of sequences.
 
@@ -198,81 +217,8 @@ def loss_and_grad(params, X, Y, *, dtype=None):
     return float(sq / (B * T * N)), grads
 
 
-def train(params, X, Y, *, optimizer="rmsprop", learning_rate=1e-4, batch_size=50,
-          max_epochs=100, max_seconds=None, X_val=None, Y_val=None, score=None,
-          clip_norm=None, dtype=None, random_state=None, clock=time.perf_counter,
-          callback=None, verbose=False, train_h0=True):
-    """Train a stacked RNN by mini-batch gradient descent on the MSE.
-
-    The loop is :func:`sparserec.learned.train_loop`'s, as for every model; the defaults
-    (RMSprop, learning rate 1e-4, batches of 50) are the authors'. A step after which the
-    loss is NaN or infinite is undone (with the optimiser's state) and the learning rate
-    halved; if the loss stays NaN, training stops with a
-    :class:`sparserec.TrainingStoppedWarning`.
-
-    Parameters
-    ----------
-    params : StackedRNNParams
-        Initial parameters (not modified).
-    X, Y : ndarrays of shape (n, T, M) and (n, T, N)
-    optimizer : {'rmsprop', 'adam'} or optimiser object, default='rmsprop'
-        As in :func:`sparserec.learned.train`.
-    learning_rate : float, default=1e-4
-    batch_size : int, default=50
-    max_epochs : int, default=100
-    max_seconds : float, optional
-        Stop after the epoch during which the training time (validation excluded)
-        reached this budget.
-    X_val, Y_val : ndarrays, optional
-        Validation data; the best parameters are chosen on its NMSE, else on the loss.
-    score : callable, optional
-        ``score(params)``, lower is better: chooses the best epoch instead. Not counted in
-        the training time.
-    clip_norm : float, optional
-        Clip the joint gradient norm.
-    dtype : {float32, float64}, optional
-    random_state : int or None
-        Seed of the mini-batch order.
-    clock : callable, default=time.perf_counter
-        The clock of the training time (``time.process_time``: this process's CPU time).
-    callback : callable, optional
-        ``callback(result)`` after every epoch; a true return value stops training.
-    verbose : bool, default=False
-    train_h0 : bool, default=True
-        Learn the initial states (the authors do); False keeps them fixed.
-
-    Returns
-    -------
-    sparserec.learned.TrainingResult
-    """
-    score, score_format = validation_score(
-        score, lambda current, X: forward(current, X, dtype=dtype), X_val, Y_val)
-    trained = PARAMETERS if train_h0 else tuple(p for p in PARAMETERS if p != "h0")
-
-    def batch_loss_and_grad(current, batch):
-        loss, grads = loss_and_grad(current, X[batch], Y[batch], dtype=dtype)
-        return loss, {name: grads[name] for name in trained}
-
-    variables = _to_variables(params)
-    return train_loop(_from_variables(variables), variables, batch_loss_and_grad, len(X),
-                      decode=lambda _, values: _from_variables(values), score=score,
-                      optimizer=optimizer, learning_rate=learning_rate,
-                      batch_size=batch_size, max_epochs=max_epochs, max_seconds=max_seconds,
-                      clock=clock, clip_norm=clip_norm, explode_factor=np.inf,
-                      random_state=random_state, callback=callback, verbose=verbose,
-                      score_format=score_format)
-
-
 # ----------------------------------------------------------------------------------------
 # internals
-
-
-def _to_variables(params):
-    return {name: np.array(getattr(params, name), dtype=np.float64) for name in PARAMETERS}
-
-
-def _from_variables(variables):
-    return StackedRNNParams(**{name: variables[name].copy() for name in PARAMETERS})
 
 
 def _check(params, X, Y, dtype):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sparserec.datasets import make_sparse_sequences
-from sparserec.learned import (GenericRNNParams, SISTAParams, TrainingResult, effective_weights,
-                               forward, generic_rnn)
+from sparserec.learned import (GenericRNN, GenericRNNParams, SISTAParams, TrainingResult,
+                               effective_weights, forward, generic_rnn, train)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch(problem):
     X, Y, _, _ = make_sparse_sequences(40, 8, 8, 6, random_state=0)
     X_val, Y_val, _, _ = make_sparse_sequences(10, 8, 8, 6, random_state=1)
     start = GenericRNNParams.random(8, 6, random_state=0)
-    result = generic_rnn.train(start, X, Y, learning_rate=1e-2, batch_size=10, max_epochs=15,
-                               X_val=X_val, Y_val=Y_val, random_state=0)
+    result = train(GenericRNN(), start, X, Y, optimizer="rmsprop", learning_rate=1e-2,
+                   batch_size=10, max_epochs=15, X_val=X_val, Y_val=Y_val, random_state=0)
     assert result.n_epochs == 15 and len(result.train_seconds) == 15
     assert isinstance(result, TrainingResult)
     assert min(result.validation_scores) < result.initial_validation_score - 1.0
@@ -61,8 +61,8 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch(problem):
 def test_training_stops_on_the_time_budget():
     X, Y, _, _ = make_sparse_sequences(20, 8, 8, 6, random_state=0)
     ticks = iter(range(1000))
-    result = generic_rnn.train(GenericRNNParams.random(8, 6, random_state=0), X, Y,
-                               max_epochs=50, max_seconds=3, clock=lambda: next(ticks))
+    result = train(GenericRNN(), GenericRNNParams.random(8, 6, random_state=0), X, Y,
+                   max_epochs=50, max_seconds=3, clock=lambda: next(ticks))
     assert result.n_epochs == 3 and result.train_seconds == [1, 2, 3]
     assert result.stop_reason == "max_seconds"
     assert result.initial_validation_score is None and result.validation_scores == []
@@ -71,7 +71,7 @@ def test_training_stops_on_the_time_budget():
 def test_callback_can_stop_training():
     X, Y, _, _ = make_sparse_sequences(20, 8, 8, 6, random_state=0)
     epochs = []
-    result = generic_rnn.train(GenericRNNParams.random(8, 6, random_state=0), X, Y,
-                               batch_size=10, max_epochs=50,
-                               callback=lambda r: epochs.append(r.n_epochs) or r.n_epochs == 2)
+    result = train(GenericRNN(), GenericRNNParams.random(8, 6, random_state=0), X, Y,
+                   batch_size=10, max_epochs=50,
+                   callback=lambda r: epochs.append(r.n_epochs) or r.n_epochs == 2)
     assert epochs == [1, 2] and result.n_epochs == 2 and result.stop_reason == "callback"

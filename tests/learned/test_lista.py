@@ -21,9 +21,9 @@ def problem():
     return A, X, Y
 
 
-def _perturbed(A, seed=1):
+def _perturbed(A, seed=1, tied=True):
     """Initial parameters moved off ISTA, so that every gradient is exercised."""
-    params = LISTAParams.initial(A, K, lam=0.05)
+    params = LISTAParams.initial(A, K, lam=0.05, tied=tied)
     rng = np.random.default_rng(seed)
     params.B += 0.05 * rng.standard_normal(params.B.shape)
     params.S += 0.05 * rng.standard_normal(params.S.shape)
@@ -33,10 +33,10 @@ def _perturbed(A, seed=1):
 
 def _pre_activations(params, X, n):
     """Every layer's ``B x + S h_k``, for the distance to the kinks."""
-    h = np.zeros((X.shape[0], params.S.shape[0]))
+    h = np.zeros((X.shape[0], params.S.shape[1]))
     out = []
     for k in range(n):
-        z = X @ params.B.T + h @ params.S.T
+        z = X @ params.B.T + h @ params.S[0 if params.tied else k].T
         out.append(np.abs(np.abs(z) - max(params.theta[k], 0)).min())
         h = np.sign(z) * np.maximum(np.abs(z) - max(params.theta[k], 0), 0)
     return min(out)
@@ -56,10 +56,12 @@ def test_initial_lista_is_ista(problem):
                                        rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("n_layers", [K, 2, 1])
-def test_every_gradient_matches_finite_differences(problem, n_layers, central_differences):
+def test_every_gradient_matches_finite_differences(problem, n_layers, tied,
+                                                   central_differences):
     A, X, Y = problem
-    params = _perturbed(A)
+    params = _perturbed(A, tied=tied)
     assert _pre_activations(params, X, n_layers) > 1e-4  # away from the kinks
     loss, grads = lista.loss_and_grad(params, X, Y, n_layers=n_layers)
     h = lista.forward(params, X, n_layers=n_layers)
@@ -75,6 +77,18 @@ def test_every_gradient_matches_finite_differences(problem, n_layers, central_di
     assert not grads["theta"][n_layers:].any()  # unused layers: exactly zero
     if n_layers == 1:
         assert not grads["S"].any()
+    if not tied:  # S_0 multiplies h_0 = 0; the later layers' matrices are unused
+        assert not grads["S"][0].any() and not grads["S"][n_layers:].any()
+
+
+def test_untied_lista_at_its_start_is_tied_lista(problem):
+    A, X, Y = problem
+    tied, untied = LISTAParams.initial(A, K), LISTAParams.initial(A, K, tied=False)
+    assert tied.S.shape == (1, N, N) and untied.S.shape == (K, N, N) and not untied.tied
+    np.testing.assert_allclose(lista.forward(untied, X), lista.forward(tied, X), rtol=1e-12)
+    g_tied = lista.loss_and_grad(tied, X, Y)[1]["S"]
+    g_untied = lista.loss_and_grad(untied, X, Y)[1]["S"]
+    np.testing.assert_allclose(g_untied.sum(axis=0), g_tied[0], rtol=1e-10, atol=1e-14)
 
 
 def test_negative_thresholds_act_as_zero(problem):
@@ -117,7 +131,7 @@ def test_loss_and_gradients_match_torch_autograd(problem):
     c = x @ t["B"].T
     h = soft(c, t["theta"][0])
     for k in range(1, K):
-        h = soft(c + h @ t["S"].T, t["theta"][k])
+        h = soft(c + h @ t["S"][0].T, t["theta"][k])
     torch_loss = ((h - y) ** 2).mean()
     torch_loss.backward()
     assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
@@ -132,8 +146,8 @@ def test_copy_is_deep_and_float64(problem):
     params.theta = params.theta.astype(np.float32)
     other = params.copy()
     assert other.theta.dtype == np.float64 and other.n_layers == K
-    other.S[0, 0] += 1
-    assert other.S[0, 0] != params.S[0, 0]
+    other.S[0, 0, 0] += 1
+    assert other.S[0, 0, 0] != params.S[0, 0, 0]
 
 
 def test_bad_inputs_are_refused(problem):
@@ -153,7 +167,8 @@ def test_bad_inputs_are_refused(problem):
         lista.forward(params, X, dtype=np.int32)
     bad = params.copy()
     bad.S = bad.S[:, :3]
-    with pytest.raises(ValueError, match=r"params.S must have shape \(N, N\) = \(16, 16\)"):
+    with pytest.raises(ValueError, match=r"params.S must have shape \(K, N, N\) = \(3, 16, 16\) "
+                                         r"or \(1, 16, 16\)"):
         lista.forward(bad, X)
     bad = params.copy()
     bad.theta[1] = np.nan
@@ -165,13 +180,14 @@ def test_bad_inputs_are_refused(problem):
         lista.loss_and_grad(bad, X, Y)
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("rows", [B, 300])
-def test_sparse_products_and_threads_give_the_dense_results(problem, monkeypatch, rows):
+def test_sparse_products_and_threads_give_the_dense_results(problem, monkeypatch, rows, tied):
     A, X, Y = problem
     rng = np.random.default_rng(3)
     X = np.concatenate([X, rng.standard_normal((rows - B, M))]) if rows > B else X
     Y = np.concatenate([Y, rng.standard_normal((rows - B, N))]) if rows > B else Y
-    params = _perturbed(A)
+    params = _perturbed(A, tied=tied)
     params.theta[1:] *= 4  # sparser codes in the later layers: mixed paths
     monkeypatch.setattr(lista, "SPARSE_DENSITY", 0.0)  # BLAS only
     loss, grads = lista.loss_and_grad(params, X, Y)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sparserec.datasets import make_sparse_sequences
-from sparserec.learned import StackedRNNParams, TrainingResult, stacked_rnn
+from sparserec.learned import StackedRNN, StackedRNNParams, TrainingResult, stacked_rnn, train
 
 B, T, M, N, n = 3, 4, 3, 5, 4
 
@@ -148,8 +148,8 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch():
     X, Y, _, _ = make_sparse_sequences(40, 8, 8, 6, random_state=0)
     X_val, Y_val, _, _ = make_sparse_sequences(10, 8, 8, 6, random_state=1)
     start = StackedRNNParams.random(8, 6, random_state=0)
-    result = stacked_rnn.train(start, X, Y, learning_rate=1e-2, batch_size=10, max_epochs=15,
-                               X_val=X_val, Y_val=Y_val, random_state=0)
+    result = train(StackedRNN(), start, X, Y, optimizer="rmsprop", learning_rate=1e-2,
+                   batch_size=10, max_epochs=15, X_val=X_val, Y_val=Y_val, random_state=0)
     assert isinstance(result, TrainingResult) and result.n_epochs == 15
     assert result.loss_curve[-1] < 0.7 * result.loss_curve[0]
     assert min(result.validation_scores) < result.initial_validation_score - 1.0
@@ -161,8 +161,10 @@ def test_training_lowers_the_loss_and_keeps_the_best_epoch():
 def test_training_can_keep_the_initial_states_fixed():
     X, Y, _, _ = make_sparse_sequences(20, 8, 8, 6, random_state=0)
     start = StackedRNNParams.random(8, 6, random_state=0)
-    result = stacked_rnn.train(start, X, Y, learning_rate=1e-2, batch_size=10, max_epochs=2,
-                               train_h0=False, dtype=np.float32, random_state=0)
+    names = tuple(name for name in StackedRNN.TRAINABLE if name != "h0")
+    result = train(StackedRNN(), start, X, Y, names=names, optimizer="rmsprop",
+                   learning_rate=1e-2, batch_size=10, max_epochs=2, dtype=np.float32,
+                   random_state=0)
     assert not result.final_params.h0.any()
     assert not np.array_equal(result.final_params.W, start.W)
 

@@ -1,15 +1,24 @@
-"""Tests of the guarded training loop (sparserec.learned.training), on a toy model and
-through the SISTA-RNN's train."""
+"""Tests of the one trainer (sparserec.learned.training): its loop on a toy model, its
+layer-wise stages on a toy network, and the SISTA-RNN trained through it."""
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from sparserec import nmse_db
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
-from sparserec.learned import (Adam, SISTAParams, TrainingResult, TrainingStoppedWarning,
-                               forward, train, train_layerwise, train_loop)
+from sparserec.learned import (SISTARNN, Adam, Network, SISTAParams, TrainingResult,
+                               TrainingStoppedWarning, forward, train, train_loop)
+
+
+def sista_train(params, X, Y, *, learn=None, keep_atom_norms=True, log_scalars=True,
+                optimizer="rmsprop", learning_rate=1e-4, **options):
+    """The SISTA-RNN (3 layers per frame) through the trainer, RMSprop at 1e-4 unless told."""
+    network = SISTARNN(3, keep_atom_norms=keep_atom_norms, log_scalars=log_scalars)
+    return train(network, params, X, Y, names=learn, optimizer=optimizer,
+                 learning_rate=learning_rate, **options)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +33,7 @@ def task():
 
 def test_training_from_a_wrong_dictionary_gains_at_least_6_db(task):
     untrained = nmse_db(task["Y_test"], forward(task["params"], task["X_test"], 3))
-    result = train(task["params"], task["X"], task["Y"], X_val=task["X_val"],
+    result = sista_train(task["params"], task["X"], task["Y"], X_val=task["X_val"],
                    Y_val=task["Y_val"], optimizer="adam", learning_rate=1e-2, max_epochs=30,
                    random_state=0)
     learned = result.params
@@ -40,11 +49,11 @@ def test_training_from_a_wrong_dictionary_gains_at_least_6_db(task):
 
 
 def test_same_seed_gives_the_same_training(task):
-    runs = [train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
+    runs = [sista_train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
                   batch_size=16, learning_rate=1e-3, random_state=3) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].final_params.D, runs[1].final_params.D)
     assert runs[0].loss_curve == runs[1].loss_curve
-    other = train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
+    other = sista_train(task["params"], task["X"][:100], task["Y"][:100], max_epochs=2,
                   batch_size=16, learning_rate=1e-3, random_state=4)
     assert other.loss_curve != runs[0].loss_curve
 
@@ -52,7 +61,7 @@ def test_same_seed_gives_the_same_training(task):
 @pytest.mark.parametrize("name, rate", [("rmsprop", 1.0), ("adam", 1.0), ("rmsprop", 10.0)])
 def test_huge_learning_rate_gives_no_nan_and_no_worse_best_model(task, name, rate):
     learn = ("D", "F", "A", "alpha", "lam1", "lam2", "h0")
-    result = train(task["params"], task["X"][:200], task["Y"][:200], X_val=task["X_val"],
+    result = sista_train(task["params"], task["X"][:200], task["Y"][:200], X_val=task["X_val"],
                    Y_val=task["Y_val"], optimizer=name, learning_rate=rate, max_epochs=4,
                    learn=learn, random_state=0)
     assert result.stop_reason == "max_epochs"
@@ -70,7 +79,7 @@ def atom_norms(D):
 
 def test_atoms_keep_their_initial_norms_unless_told_otherwise(task):
     params = task["params"]
-    runs = [train(params, task["X"][:100], task["Y"][:100], optimizer="adam",
+    runs = [sista_train(params, task["X"][:100], task["Y"][:100], optimizer="adam",
                   learning_rate=1e-2, max_epochs=2, random_state=0, keep_atom_norms=keep)
             for keep in (True, False)]
     np.testing.assert_allclose(atom_norms(runs[0].final_params.D), atom_norms(params.D),
@@ -86,7 +95,7 @@ def test_raw_scalars_are_trained_as_values_and_kept_non_negative(task):
     params = task["params"].copy()
     params.lam1 = 1e-3
     for log_scalars in (True, False):
-        result = train(params, task["X"][:40], task["Y"][:40], learn=("lam1",),
+        result = sista_train(params, task["X"][:40], task["Y"][:40], learn=("lam1",),
                        learning_rate=0.1, batch_size=40, max_epochs=1, guard=False,
                        log_scalars=log_scalars)
         change = abs(result.final_params.lam1 - params.lam1)
@@ -99,7 +108,7 @@ def test_raw_scalars_are_trained_as_values_and_kept_non_negative(task):
 def test_a_separate_inverse_dictionary_starts_at_the_transpose_and_is_trained(task):
     params = task["params"]
     assert params.Dinv is None
-    result = train(params, task["X"][:100], task["Y"][:100], learn=("D", "Dinv"),
+    result = sista_train(params, task["X"][:100], task["Y"][:100], learn=("D", "Dinv"),
                    learning_rate=1e-3, max_epochs=1, random_state=0)
     final = result.final_params
     assert final.Dinv is not None and not np.allclose(final.Dinv, final.D.T)
@@ -120,7 +129,7 @@ def test_default_training_gains_as_much_as_unconstrained_training(learn):
     untrained = nmse_db(Y_val, forward(params, X_val))
     gains = []
     for options in (dict(), dict(guard=False, keep_atom_norms=False)):
-        result = train(params, X[:200], Y[:200], learn=learn, optimizer="adam",
+        result = sista_train(params, X[:200], Y[:200], learn=learn, optimizer="adam",
                        learning_rate=3e-3, batch_size=20, max_epochs=40, random_state=0,
                        **options)
         gains.append(untrained - nmse_db(Y_val, forward(result.final_params, X_val)))
@@ -132,13 +141,13 @@ def test_nan_loss_stops_training_with_a_clear_message(task):
     X = task["X"][:20].copy()
     X[3, 2, 1] = np.nan
     with pytest.warns(TrainingStoppedWarning, match="NaN or infinite"):
-        result = train(task["params"], X, task["Y"][:20], max_epochs=3, batch_size=20)
+        result = sista_train(task["params"], X, task["Y"][:20], max_epochs=3, batch_size=20)
     assert result.n_epochs == 0 and result.best_epoch == 0
     np.testing.assert_array_equal(result.params.D, task["params"].D)
 
 
 def test_only_the_named_parameters_are_trained(task):
-    result = train(task["params"], task["X"][:50], task["Y"][:50], learn=("lam1",),
+    result = sista_train(task["params"], task["X"][:50], task["Y"][:50], learn=("lam1",),
                    learning_rate=1e-2, max_epochs=2, random_state=0)
     final = result.final_params
     np.testing.assert_array_equal(final.D, task["params"].D)
@@ -147,7 +156,7 @@ def test_only_the_named_parameters_are_trained(task):
 
 
 def test_training_stops_after_n_iter_no_change(task):
-    result = train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
+    result = sista_train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
                    Y_val=task["Y_val"], learning_rate=1e-12, max_epochs=50,
                    n_iter_no_change=2, tol=1.0, random_state=0)
     assert result.stop_reason == "no improvement" and result.n_epochs == 2
@@ -155,12 +164,12 @@ def test_training_stops_after_n_iter_no_change(task):
 
 def test_float32_training_runs_in_float32(task):
     X32, Y32 = task["X"][:50].astype(np.float32), task["Y"][:50].astype(np.float32)
-    result = train(task["params"], X32, Y32, max_epochs=2, learning_rate=1e-3, random_state=0)
+    result = sista_train(task["params"], X32, Y32, max_epochs=2, learning_rate=1e-3, random_state=0)
     assert np.isfinite(result.loss_curve).all() and result.best_epoch > 0
 
 
 def test_verbose_prints_loss_validation_and_time_per_epoch(task, capsys):
-    train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
+    sista_train(task["params"], task["X"][:50], task["Y"][:50], X_val=task["X_val"],
           Y_val=task["Y_val"], max_epochs=2, random_state=0, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
@@ -206,7 +215,7 @@ def test_loop_stops_on_the_time_budget_of_its_clock():
 
 def test_sista_training_stops_on_the_time_budget(task):
     ticks = iter(range(1000))
-    result = train(task["params"], task["X"][:20], task["Y"][:20], max_epochs=50,
+    result = sista_train(task["params"], task["X"][:20], task["Y"][:20], max_epochs=50,
                    max_seconds=2, clock=lambda: next(ticks), random_state=0)
     assert result.n_epochs == 2 and result.train_seconds == [1, 2]
     assert result.stop_reason == "max_seconds"
@@ -227,7 +236,7 @@ def test_callback_sees_every_epoch_and_can_stop_training():
 
 def test_sista_training_callback_and_score(task):
     scores = []
-    result = train(task["params"], task["X"][:50], task["Y"][:50], max_epochs=5,
+    result = sista_train(task["params"], task["X"][:50], task["Y"][:50], max_epochs=5,
                    learning_rate=1e-3, random_state=0, score=lambda p: -p.lam1,
                    callback=lambda r: scores.append(r.validation_scores[-1]) or r.n_epochs == 2)
     assert result.n_epochs == 2 and result.stop_reason == "callback"
@@ -272,63 +281,102 @@ def test_project_corrects_every_step_and_is_counted():
 
 
 # ----------------------------------------------------------------------------------------
-# layer-wise training, on a toy layered model: y = (w_1 + ... + w_depth + c) x
+# layer-wise training, on a toy layered network: y = (w_1 + ... + w_depth + c) x
 
 
-class _Toy(dict):
+@dataclass
+class _ToyParams:
+    w: np.ndarray  # one gain per layer
+    c: np.ndarray  # shared
+
     def copy(self):
-        return _Toy({name: value.copy() for name, value in self.items()})
+        return _ToyParams(self.w.copy(), self.c.copy())
 
 
-def _toy_problem():
-    x = np.random.default_rng(0).standard_normal(200)
-    y = 3.0 * x
+class _Toy(Network):
+    name = "toy"
+    Params = _ToyParams
+    TRAINABLE = TRAINED = ("w", "c")
+    LAYERED = ("w",)
 
-    def loss_and_grad(params, batch, depth):
-        gain = params["w"][:depth].sum() + params["c"][0]
-        error = gain * x[batch] - y[batch]
-        g = 2 * np.mean(error * x[batch])
-        w = np.zeros_like(params["w"])
+    def __init__(self):
+        self.seen = []  # (depth, w) of every call
+
+    def forward(self, params, X, *, depth=None, dtype=None):
+        return (params.w[:depth].sum() + params.c[0]) * X
+
+    def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
+        self.seen.append((depth, params.w.copy()))
+        error = self.forward(params, X, depth=depth) - Y
+        g = 2 * np.mean(error * X)
+        w = np.zeros_like(params.w)
         w[:depth] = g
         return float(np.mean(error**2)), {"w": w, "c": np.array([g])}
 
-    start = _Toy(w=np.array([0.1, 0.2, 0.3]), c=np.array([0.5]))
-    return start, loss_and_grad, len(x)
+
+def _toy_problem():
+    x = np.random.default_rng(0).standard_normal((200, 1))
+    return _Toy(), _ToyParams(w=np.array([0.1, 0.2]), c=np.array([0.5])), x, 3.0 * x
 
 
 @pytest.mark.parametrize("refinements", [(), (0.5, 0.1)])
 def test_layerwise_training_trains_each_new_layer_then_refines(refinements):
-    start, loss_and_grad, n = _toy_problem()
+    network, start, X, Y = _toy_problem()
     depths = []
-    result = train_layerwise(start, start.copy(), loss_and_grad, n, n_layers=2,
-                             on_depth=lambda params, depth: depths.append(depth),
-                             layered={"w"}, decode=lambda p, v: _Toy(v).copy(),
-                             encode=lambda p: p.copy(), refinements=refinements,
-                             learning_rate=0.05, max_epochs=20, n_iter_no_change=None,
-                             batch_size=50, random_state=0)
+    result = train(network, start, X, Y, layerwise=True,
+                   on_depth=lambda params, depth: depths.append(depth),
+                   refinements=refinements, learning_rate=0.05, max_epochs=20,
+                   batch_size=50, random_state=0)
     plan = [(d, what) for d in (1, 2) for what in ["new layer"] + ["all layers"] * len(
         refinements)]
     assert [(s["depth"], s["trained"]) for s in result.stages] == plan
     assert result.n_epochs == 20 * len(plan) == len(result.loss_curve)
     assert depths == [1, 2]
-    w, c = result.params["w"], result.params["c"]
-    assert w[2] == 0.3  # beyond n_layers: never trained
+    w, c = result.params.w, result.params.c
     assert c[0] != 0.5 and w[0] != 0.1 and w[1] != 0.2  # shared, and both layers, trained
-    assert w[:2].sum() + c[0] == pytest.approx(3.0, abs=0.05)
+    assert w.sum() + c[0] == pytest.approx(3.0, abs=0.05)
 
 
 def test_a_new_layer_stage_freezes_the_earlier_layers():
-    start, loss_and_grad, n = _toy_problem()
-    seen = []
-
-    def recording(params, batch, depth):
-        seen.append((depth, params["w"].copy()))
-        return loss_and_grad(params, batch, depth)
-
-    train_layerwise(start, start.copy(), recording, n, n_layers=2, layered={"w"},
-                    decode=lambda p, v: _Toy(v).copy(), encode=lambda p: p.copy(),
-                    refinements=(), learning_rate=0.05, max_epochs=3, n_iter_no_change=None,
-                    batch_size=50, random_state=0)
-    depth_2 = [w for depth, w in seen if depth == 2]
+    network, start, X, Y = _toy_problem()
+    train(network, start, X, Y, layerwise=True, refinements=(), learning_rate=0.05,
+          max_epochs=3, batch_size=50, random_state=0)
+    depth_2 = [w for depth, w in network.seen if depth == 2]
     assert all(w[0] == depth_2[0][0] for w in depth_2)  # layer 1 frozen at depth 2
     assert len({w[1] for w in depth_2}) > 1
+
+
+def test_layerwise_training_needs_a_per_layer_parameter():
+    network, start, X, Y = _toy_problem()
+    with pytest.raises(ValueError, match="layer-wise training of toy needs a per-layer"):
+        train(network, start, X, Y, names=("c",), layerwise=True)
+
+
+def test_unknown_parameter_names_are_refused():
+    network, start, X, Y = _toy_problem()
+    with pytest.raises(ValueError, match=r"toy cannot train \['v'\]; choose among w, c"):
+        train(network, start, X, Y, names=("w", "v"))
+
+
+def test_ctrl_c_keeps_the_best_parameters_so_far_and_says_so():
+    network, start, X, Y = _toy_problem()
+
+    def interrupt(result):
+        if result.n_epochs == 3:
+            raise KeyboardInterrupt
+
+    with pytest.warns(TrainingStoppedWarning, match=r"interrupted \(Ctrl-C\) in epoch 3"):
+        result = train(network, start, X, Y, learning_rate=0.05, max_epochs=10,
+                       batch_size=50, random_state=0, callback=interrupt, layerwise=True)
+    assert result.stop_reason == "interrupted" and len(result.stages) == 1
+    assert result.n_epochs == 3 and result.best_epoch == 3
+    assert result.params.w[0] != 0.1
+
+
+def test_progress_line_on_a_terminal_only(capsys):
+    network, start, X, Y = _toy_problem()
+    train(network, start, X, Y, max_epochs=2, progress=True, random_state=0)
+    err = capsys.readouterr().err
+    assert err.count("\r") == 2 and "epoch 2/2" in err and "loss" in err
+    train(network, start, X, Y, max_epochs=2, random_state=0)  # (not a terminal here)
+    assert capsys.readouterr().err == ""
