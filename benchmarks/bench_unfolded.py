@@ -40,7 +40,7 @@ import numpy as np
 
 from sparserec import (ConvergenceWarning, amp, fista, ista, lipschitz_constant,
                        make_bernoulli_gaussian, nmse_db)
-from sparserec.learned import LAMP, LISTA, lamp, lista, train
+from sparserec.learned import ALISTA, LAMP, LISTA, LISTACPSS, alista, lamp, lista, lista_cpss, train
 
 try:
     from benchmarks._common import machine, median_time
@@ -57,12 +57,21 @@ PUBLISHED = {
 }
 PUBLISHED_ITERATIONS_TO_35DB = {"amp": 25, "fista": 202, "ista": 3420}
 
-#: Every network measured: the network, and its initial parameters for A and K layers.
+#: Every network measured: the network, its initial parameters for A and K layers, and its
+#: training settings (learning rate of a new layer, factors of the refinement stages; None:
+#: ``--refinements``). LISTA-CPSS and ALISTA train with their authors' settings.
 NETWORKS = {
-    "lista": (LISTA(), lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1)),
-    "lamp-soft": (LAMP(), lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="soft")),
+    "lista": (LISTA(), lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1), (1e-3, None)),
+    "lista-untied": (LISTA(), lambda A, K: lista.LISTAParams.initial(A, K, lam=0.1,
+                                                                     tied=False), (1e-3, None)),
+    "lamp-soft": (LAMP(), lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="soft"),
+                  (1e-3, None)),
     "lamp-bg": (LAMP(), lambda A, K: lamp.LAMPParams.initial(A, K, denoiser="bg",
-                                                             sparsity=0.1)),
+                                                             sparsity=0.1), (1e-3, None)),
+    "lista-cpss": (LISTACPSS(), lambda A, K: lista_cpss.LISTACPSSParams.initial(A, K, lam=0.4),
+                   (5e-4, (0.2, 0.02))),
+    "alista": (ALISTA(), lambda A, K: alista.ALISTAParams.initial(A, K, lam=0.4),
+               (5e-4, (0.2, 0.02))),
 }
 
 #: Where ``layers`` leaves the trained parameters, which ``time`` also measures.
@@ -94,47 +103,57 @@ def classical_paths(A, X, H, K):
     # AMP with the MMSE denoiser of the codes' true Bernoulli-Gaussian prior.
     for name, label in (("lamp-soft", "amp-minimax"), ("lamp-bg", "amp-bg")):
         start = NETWORKS[name][1](A, K)
-        paths[label] = [nmse_db(H, lamp.forward(start, X, n_layers=k))
+        paths[label] = [nmse_db(H, LAMP().forward(start, X, depth=k))
                         for k in range(1, K + 1)]
     return paths, nmse_db(H, converged.h)
 
 
-def learned_path(name, A, train, val, test, K, args):
-    """Train one network layer by layer; its test NMSE at every depth, and the seconds."""
+def learned_path(name, A, pairs, val, test, K, args):
+    """Train one network layer by layer: its test NMSE at every depth, the seconds, and the
+    number of trained parameters."""
     path = []
-    network, initial = NETWORKS[name]
+    network, initial, (learning_rate, refinements) = NETWORKS[name]
 
     def on_depth(params, depth):
         path.append(nmse_db(test[1], network.forward(params, test[0], depth=depth)))
         print(f"  {name} depth {depth}: test NMSE {path[-1]:.2f} dB", flush=True)
 
     start = time.perf_counter()
-    result = train(network, initial(A, K), *train, X_val=val[0], Y_val=val[1],
-                   layerwise=True, learning_rate=1e-3, refinements=args.refinements,
+    params = initial(A, K)
+    result = train(network, params, *pairs, X_val=val[0], Y_val=val[1], layerwise=True,
+                   learning_rate=learning_rate, refinements=refinements or args.refinements,
                    batch_size=100, max_epochs=args.max_epochs, n_iter_no_change=args.patience,
                    tol=0.01, random_state=0, on_depth=on_depth, verbose=args.verbose)
     seconds = time.perf_counter() - start
+    n_parameters = network.n_parameters(params)
+    print(f"  {name}: {seconds / 60:.1f} min, {n_parameters} trained parameters", flush=True)
     TRAINED.mkdir(parents=True, exist_ok=True)  # for the timing part
     np.savez(TRAINED / f"{name}_K{K}.npz",
              **{key: getattr(result.params, key) for key in network.TRAINED})
-    return path, seconds
+    return path, seconds, n_parameters
 
 
 def layers(args):
-    A, train, val, test = standard_problem(args.train)
+    A, pairs, val, test = standard_problem(args.train)
     K = args.layers
     paths, floor = classical_paths(A, *test, K)
-    seconds = {}
+    seconds, sizes = {}, {}
     for name in filter(None, args.networks.split(",")):
-        paths[name], seconds[name] = learned_path(name, A, train, val, test, K, args)
+        paths[name], seconds[name], sizes[name] = learned_path(name, A, pairs, val, test, K,
+                                                               args)
     print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes; test NMSE (dB)")
     names = list(paths)
-    print("layers " + " ".join(f"{name:>10s}" for name in names))
+    width = max(10, *map(len, names))
+    print("layers " + " ".join(f"{name:>{width}s}" for name in names))
     for k in range(K):
-        print(f"{k + 1:6d} " + " ".join(f"{paths[name][k]:10.2f}" for name in names))
+        print(f"{k + 1:6d} " + " ".join(f"{paths[name][k]:{width}.2f}" for name in names))
     print(f"l1 floor (AMP converged, the lasso's solution): {floor:.2f} dB")
     for name, value in seconds.items():
-        print(f"training time {name}: {value / 60:.1f} min")
+        print(f"{name}: training {value / 60:.1f} min, {sizes[name]} trained parameters")
+    if "alista" in seconds:
+        start = time.perf_counter()
+        alista.analytic_weight(A)
+        print(f"alista's analytic weight: {time.perf_counter() - start:.2f} s to compute")
     print("published: " + "; ".join(f"{key} {value:.2f} dB" for key, value in
                                      PUBLISHED.items()))
     print("published iterations to -35 dB: " + ", ".join(
@@ -259,7 +278,8 @@ def check_gradients(A, X, H, K):
     """Loss and gradients of sparserec against PyTorch autograd, float64, one batch."""
     import torch
 
-    for name, (network, initial) in NETWORKS.items():
+    for name in TORCH_NETWORKS:
+        network, initial, _ = NETWORKS[name]
         params = initial(A, K)
         loss, grads = network.loss_and_grad(params, X, H)
         reference, t = torch_loss(torch, name, params, X, H, np.float64)
@@ -268,6 +288,10 @@ def check_gradients(A, X, H, K):
                            for k, v in t.items())
         print(f"{name}: loss {loss:.6g}, pytorch {reference.item():.6g}; relative gradient "
               f"differences {errors}")
+
+
+#: The networks the ``time`` part writes in PyTorch.
+TORCH_NETWORKS = ("lista", "lamp-soft", "lamp-bg")
 
 
 def relative(a, b):
@@ -307,10 +331,12 @@ def torch_epoch(torch, name, params, X, Y, batch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["layers", "time"])
-    parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--layers", type=int, default=None,
+                        help="K (default 16 for layers, 10 for time)")
     parser.add_argument("--train", type=int, default=None,
                         help="training codes (default 10000 for layers, 5000 for time)")
-    parser.add_argument("--networks", default="lista,lamp-soft,lamp-bg")
+    parser.add_argument("--networks", default=None,
+                        help="default: every network for layers, those in PyTorch for time")
     parser.add_argument("--patience", type=int, default=2,
                         help="epochs without a 0.01 dB gain that end a stage")
     parser.add_argument("--max-epochs", type=int, default=10, help="per stage")
@@ -324,6 +350,9 @@ def main():
     parser.add_argument("--plot", default=None)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    if args.networks is None:
+        args.networks = ",".join(NETWORKS if args.part == "layers" else TORCH_NETWORKS)
+    args.layers = args.layers or (16 if args.part == "layers" else 10)
     if args.part == "layers":
         args.train = args.train or 10_000
         layers(args)

@@ -394,6 +394,12 @@ def _describe(path):
     elif kind == "model":
         model = _load_model(path)
         lines.append(f"  valid model: {type(model).__name__}({_params_text(model)})")
+        from .learned import per_layer
+
+        for name, values in per_layer(model).items():
+            shown = " ".join(f"{value:.4g}" for value in values[:_LAYERS_SHOWN])
+            more = f" ... ({len(values)} layers)" if len(values) > _LAYERS_SHOWN else ""
+            lines.append(f"  {name} by layer: {shown}{more}")
     else:
         raise io.InputError(f"{path}: not a sparserec file (arrays {', '.join(arrays)}); "
                             "expected data (x, A), a result (h, y_hat, settings) or a model")
@@ -746,10 +752,10 @@ def fit(train, output, network_name, validation, dictionary, verbose, force, **o
     for warning in caught:  # one line each
         click.echo(f"warning: {train}: {warning.message}", err=True)
     model.save(output)
-    unit = "sequences" if network.input_ndim == 3 else "signals"
+    unit = "sequence" if network.input_ndim == 3 else "signal"
     trained = (f"trained {model.n_epochs_} epochs, kept epoch {model.best_epoch_}"
                if Y is not None else "no y: the untrained solver")
-    click.echo(f"{train}: {len(X)} {unit}, {trained}; {_params_text(model)} -> {output}")
+    click.echo(f"{train}: {_count(len(X), unit)}, {trained}; {_params_text(model)} -> {output}")
     if model.stop_reason_ == "interrupted":
         click.echo("interrupted: the model holds the best parameters so far", err=True)
         sys.exit(130)
@@ -779,8 +785,8 @@ def predict(model_path, input, output, force):
     """Reconstruct the signals of INPUT.npz with a trained model.
 
     INPUT.npz holds measurements x: for a SISTA-RNN sequences, (T, M) or (B, T, M) (A, D,
-    F come from the model); for LISTA and LAMP (LISTARegressor, LAMPRegressor) vectors,
-    (M,) or (B, M). Optionally the signals y for scoring. The output holds y_hat, of shape
+    F come from the model); for the one-shot networks (LISTA, LAMP, ALISTA, LISTA-CPSS)
+    vectors, (M,) or (B, M). Optionally the signals y for scoring. The output holds y_hat, of shape
     x's leading shape and N, the settings as JSON, and snr_db, psnr_db when y is given.
 
     The pre-trained sista-rnn-images takes the paper's measurements (x_t = A y_t with
@@ -798,11 +804,13 @@ def predict(model_path, input, output, force):
     output = output or str(batch.output_path(input, None, "predict"))
     io.check_output(output, force=force, inputs=[input, model_path])
     model = _load_model(model_path)
-    data = io.read_data(input, require_A=False)
+    vectors = model._network.input_ndim == 2
+    data = io.read_data(input, require_A=False, x_ndim=(1, 2) if vectors else (2, 3))
     M, N = model.measurement_matrix_.shape
+    unit = "signal" if vectors else "frame"
     if data["x"].shape[-1] != M:
         raise io.InputError(f"{input}: array 'x' has M = {data['x'].shape[-1]} measurements per "
-                            f"frame; expected M = {M}, as the model {model_path}")
+                            f"{unit}; expected M = {M}, as the model {model_path}")
     if "y" in data and data["y"].shape[-1] != N:
         raise io.InputError(f"{input}: array 'y' has N = {data['y'].shape[-1]}; expected "
                             f"N = {N}, as the model {model_path}")
@@ -819,8 +827,8 @@ def predict(model_path, input, output, force):
     arrays["settings"] = np.array(json.dumps(settings))
     io.write_npz(output, arrays)
     score = f", SNR {float(arrays['snr_db']):.2f} dB" if "snr_db" in arrays else ""
-    frames = int(np.prod(data["x"].shape[:-1]))
-    click.echo(f"{input}: {frames} frames predicted{score} -> {output}")
+    count = int(np.prod(data["x"].shape[:-1]))
+    click.echo(f"{input}: {_count(count, unit)} predicted{score} -> {output}")
 
 
 _KINDS = dict(data="a data file", result="a result of sparserec solve",
@@ -842,6 +850,13 @@ def _load_model(path):
         return load_model(path)
     except ValueError as error:
         raise io.InputError(f"{error}; expected a model written by sparserec fit") from None
+
+
+_LAYERS_SHOWN = 16  # per-layer values that info prints
+
+
+def _count(n, unit):
+    return f"{n} {unit}" + ("" if n == 1 else "s")
 
 
 def _params_text(model):

@@ -178,7 +178,7 @@ def _numeric(path, name, a, ndim):
         raise InputError(f"{path}: {error}") from None
 
 
-def read_data(path, *, require_A=True):
+def read_data(path, *, require_A=True, x_ndim=(2, 3)):
     """Read and validate a data file (the input of ``sparserec solve``).
 
     Parameters
@@ -186,6 +186,9 @@ def read_data(path, *, require_A=True):
     path : str or path-like
     require_A : bool, default=True
         Whether ``A`` must be present (a model may supply it instead).
+    x_ndim : tuple of int, default=(2, 3)
+        The numbers of dimensions ``x`` may have: signals or sequences (2, 3), or the
+        vectors of a one-shot network (1, 2).
 
     Returns
     -------
@@ -204,7 +207,7 @@ def read_data(path, *, require_A=True):
         if file_kind(arrays) == "model":
             _fail(path, "is a sparserec model, not data", "an input holding array 'x'")
         _fail(path, "missing array 'x'", "measurements x of shape (T, M) or (B, T, M)")
-    x = _numeric(path, "x", arrays["x"], (2, 3))
+    x = _numeric(path, "x", arrays["x"], x_ndim)
     M = x.shape[-1]
     data = {"x": x}
     if "A" in arrays:

@@ -49,6 +49,23 @@ def test_fit_predict_info_and_load_for_every_network(tmp_path, invoke, network):
     result = invoke("info", "model.npz", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert f"valid model: {type(model).__name__}(n_layers=2" in result.output
+    assert "threshold" in result.output and " by layer: " in result.output
+
+
+def test_predict_takes_one_vector_and_refuses_sequences_for_a_one_shot_model(tmp_path,
+                                                                            invoke):
+    _write(tmp_path, "train.npz", {k: v for k, v in _vectors(20, 0).items() if k != "y"})
+    assert invoke("fit", "train.npz", "-o", "m.npz", "-n", "alista", "--n-layers", "3",
+                  cwd=tmp_path).exit_code == 0
+    _write(tmp_path, "one.npz", {"x": _vectors(1, 1)["x"][0]})
+    result = invoke("predict", "--model", "m.npz", "one.npz", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "one.npz: 1 signal predicted" in result.output
+    _write(tmp_path, "seq.npz", {"x": _sequences(2, 1)["x"]})
+    result = invoke("predict", "--model", "m.npz", "seq.npz", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert f"seq.npz: array 'x' must have 1 or 2 dimensions, got shape (2, 4, {M})" in \
+        result.output
 
 
 @pytest.mark.parametrize("network", sorted(set(ESTIMATORS) - {"sista-rnn"}))
@@ -87,7 +104,7 @@ def test_a_two_dimensional_x_is_one_sequence_for_the_sista_rnn(tmp_path, invoke)
     result = invoke("fit", "one.npz", "-o", "m.npz", "--max-epochs", "1", "--validation-"
                     "fraction", "0", cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    assert "1 sequences" in result.output
+    assert "one.npz: 1 sequence, trained" in result.output
 
 
 @pytest.mark.parametrize("args, message", [

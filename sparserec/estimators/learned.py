@@ -8,6 +8,7 @@ subclass names its network, maps its fitted attributes to the network's paramete
 hyperparameters of its own.
 """
 
+import dataclasses
 import inspect
 import json
 from string import Template
@@ -81,17 +82,64 @@ stop_reason_ : str
     Why training ended, as :class:`sparserec.learned.TrainingResult` says it."""
 
 
+_LAYERWISE_PARAMETERS = """\
+layerwise : bool, default=$layerwise
+    Train layer by layer, as the networks' authors do: for every depth, the new layer
+    alone, then all layers at the smaller learning rates of ``refinements``. False: all
+    layers together.
+refinements : tuple of float, default=$refinements
+    The learning-rate factors of the stages that train all layers after each new one."""
+
+_SUPPORT_SELECTION_PARAMETERS = """\
+p : float, default=$p
+    Support selection lets ``p_k = min(k p, p_max)`` percent of the entries through in
+    layer k unchanged. 0: none.
+p_max : float, default=$p_max
+    Its ceiling, in percent."""
+
+_ONE_SHOT_EXAMPLE = """\
+Examples
+--------
+>>> import numpy as np
+>>> from sparserec import $name, gaussian_matrix
+>>> A = gaussian_matrix(20, 40, random_state=0)
+>>> rng = np.random.default_rng(0)
+>>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
+>>> model = $name(A, n_layers=3, max_epochs=2, random_state=0)
+>>> model.fit(H @ A.T, H).predict(H[:5] @ A.T).shape
+(5, 40)"""
+
+_ONE_SHOT_ATTRIBUTE = """\
+measurement_matrix_ : ndarray of shape (M, N)
+    The measurement matrix ``A``.
+"""
+
+# Each marker of a docstring and the section that replaces it.
+_SECTIONS = {"<training parameters>": _TRAINING_PARAMETERS,
+             "<layer-wise parameters>": _LAYERWISE_PARAMETERS,
+             "<support selection parameters>": _SUPPORT_SELECTION_PARAMETERS,
+             "<history attributes>": _HISTORY_ATTRIBUTES}
+
+
 def _documented(cls):
-    """Fill the shared sections of a learned estimator's docstring, with its defaults."""
-    defaults = {name: repr(p.default)
-                for name, p in inspect.signature(cls.__init__).parameters.items()}
+    """Fill the shared sections of a learned estimator's docstring (the markers of
+    ``_SECTIONS``) with its name and defaults; a one-shot network's also gets its
+    ``measurement_matrix_`` and an example."""
+    values = {name: repr(p.default)
+              for name, p in inspect.signature(cls.__init__).parameters.items()}
+    values["name"] = cls.__name__
+    one_shot = cls._network.input_ndim == 2
     indent = " " * 4
-    parameters = Template(_TRAINING_PARAMETERS).substitute(defaults)
-    for marker, text in (("<training parameters>", parameters),
-                         ("<history attributes>", _HISTORY_ATTRIBUTES)):
-        cls.__doc__ = cls.__doc__.replace(
-            indent + marker, "\n".join(indent + line if line else line
-                                       for line in text.splitlines()))
+    doc = cls.__doc__.rstrip() + ("\n\n<example>" if one_shot else "")
+    sections = dict(_SECTIONS, **{
+        "<history attributes>": (_ONE_SHOT_ATTRIBUTE if one_shot else "") + _HISTORY_ATTRIBUTES,
+        "<example>": _ONE_SHOT_EXAMPLE})
+    for marker, section in sections.items():
+        if marker in doc:
+            text = "\n".join(indent + line if line else line
+                             for line in Template(section).substitute(values).splitlines())
+            doc = doc.replace(indent + marker, text).replace("\n" + marker, "\n" + text)
+    cls.__doc__ = doc + "\n"
     return cls
 
 
@@ -99,16 +147,25 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
     """The base of the learned estimators: fit, predict, score and save for every network.
 
     A subclass sets ``_network`` (its :class:`~sparserec.learned.base.Network` class) and
-    ``_ATTRIBUTES`` (fitted attribute -> field of the network's parameters), and defines
-    ``_make_network()``, ``_initial_params(A, Y)`` and ``_check_own_hyperparameters()``;
-    ``_names()`` (the trained parameters) and ``_training_options()`` (e.g. layer-wise
-    training) have defaults. ``measurement_matrix_`` is always fitted.
+    defines ``_initial_params(A, Y)``. It may set ``_ATTRIBUTES`` (fitted attribute ->
+    field of the network's parameters; default ``measurement_matrix_`` for ``A`` and
+    ``name_`` for every trained ``name``) and refine ``_make_network()`` (a network with
+    settings), ``_check_own_hyperparameters()``, ``_names()`` (the trained parameters) and
+    ``_fixed_fields()``. Hyperparameters ``layerwise`` and ``refinements`` turn on
+    layer-wise training. ``measurement_matrix_`` is always fitted.
     """
 
     _network = None
-    _ATTRIBUTES = {}
+    _ATTRIBUTES = {}  # default: measurement_matrix_ for A, and name_ for every trained name
     _EXTRA = ()  # other fitted arrays, saved with the model
     _OPTIONAL = ()  # fitted arrays that may be None (then not saved)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_ATTRIBUTES" not in vars(cls) and cls._network is not None:
+            fields = {f.name for f in dataclasses.fields(cls._network.Params)}
+            cls._ATTRIBUTES = {**({"measurement_matrix_": "A"} if "A" in fields else {}),
+                               **{f"{name}_": name for name in cls._network.TRAINED}}
 
     # ---- what a subclass may refine
 
@@ -119,7 +176,9 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
         return None  # the network's default
 
     def _training_options(self):
-        return {}
+        if not hasattr(self, "layerwise"):
+            return {}
+        return dict(layerwise=bool(self.layerwise), refinements=tuple(self.refinements))
 
     def _fixed_fields(self):
         """Fields of the parameters that are hyperparameters, not fitted arrays."""
@@ -302,6 +361,8 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
         check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
                      high_open=True)
         check_choice(self.optimizer, "optimizer", ("rmsprop", "adam"))
+        if hasattr(self, "refinements"):
+            _check_refinements(self)
         self._check_own_hyperparameters()
 
     def _check_own_hyperparameters(self):
@@ -514,11 +575,7 @@ class LISTARegressor(LearnedRegressor):
         The l1 penalty of the initial ISTA (in units of ``x``).
     tied : bool, default=True
         One ``S`` for all layers (Gregor and LeCun's LISTA); False: one per layer.
-    layerwise : bool, default=True
-        Train layer by layer (the new layer alone, then all layers at the smaller learning
-        rates of ``refinements``, for every depth); False: all layers together.
-    refinements : tuple of float, default=(0.1,)
-        The learning-rate factors of the stages that train all layers after each new one.
+    <layer-wise parameters>
     <training parameters>
 
     Attributes
@@ -527,23 +584,10 @@ class LISTARegressor(LearnedRegressor):
     S_ : ndarray of shape (1, N, N), or (n_layers, N, N) when not ``tied``
     theta_ : ndarray of shape (n_layers,)
         The learned matrices and thresholds.
-    measurement_matrix_ : ndarray of shape (M, N)
     <history attributes>
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sparserec import LISTARegressor, gaussian_matrix
-    >>> A = gaussian_matrix(20, 40, random_state=0)
-    >>> rng = np.random.default_rng(0)
-    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
-    >>> model = LISTARegressor(A, n_layers=3, max_epochs=2, random_state=0).fit(H @ A.T, H)
-    >>> model.predict(H[:5] @ A.T).shape
-    (5, 40)
     """
 
     _network = LISTA
-    _ATTRIBUTES = {"B_": "B", "S_": "S", "theta_": "theta"}
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, lam=0.1, tied=True,
                  layerwise=True, refinements=(0.1,), optimizer="adam", learning_rate=1e-3,
@@ -552,11 +596,7 @@ class LISTARegressor(LearnedRegressor):
                  random_state=None, verbose=False):
         _set_hyperparameters(self, locals())
 
-    def _training_options(self):
-        return _layerwise_options(self)
-
     def _check_own_hyperparameters(self):
-        _check_refinements(self)
         check_number(self.lam, "lam", low=0)
 
     def _initial_params(self, A, Y):
@@ -598,10 +638,7 @@ class LAMPRegressor(LearnedRegressor):
     sparsity, variance : float, optional
         'bg': the initial prior, the probability of a nonzero and the variance of the
         nonzeros; default measured on the training codes ``Y`` (0.1 and 1.0 without them).
-    layerwise : bool, default=True
-        Train layer by layer, as the LAMP paper does; False: all layers together.
-    refinements : tuple of float, default=(0.1,)
-        The learning-rate factors of the stages that train all layers after each new one.
+    <layer-wise parameters>
     <training parameters>
 
     Attributes
@@ -609,23 +646,10 @@ class LAMPRegressor(LearnedRegressor):
     B_ : ndarray of shape (n_layers, N, M), or (1, N, M) when ``tied``
     theta_ : ndarray of shape (n_layers, 2)
         The learned matrices and denoiser parameters.
-    measurement_matrix_ : ndarray of shape (M, N)
     <history attributes>
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sparserec import LAMPRegressor, gaussian_matrix
-    >>> A = gaussian_matrix(20, 40, random_state=0)
-    >>> rng = np.random.default_rng(0)
-    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
-    >>> model = LAMPRegressor(A, n_layers=3, max_epochs=2, random_state=0).fit(H @ A.T, H)
-    >>> model.predict(H[:5] @ A.T).shape
-    (5, 40)
     """
 
     _network = LAMP
-    _ATTRIBUTES = {"measurement_matrix_": "A", "B_": "B", "theta_": "theta"}
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, denoiser="soft", tied=False,
                  alpha=None, sparsity=None, variance=None, layerwise=True,
@@ -635,14 +659,10 @@ class LAMPRegressor(LearnedRegressor):
                  random_state=None, verbose=False):
         _set_hyperparameters(self, locals())
 
-    def _training_options(self):
-        return _layerwise_options(self)
-
     def _fixed_fields(self):
         return {"denoiser": self.denoiser}
 
     def _check_own_hyperparameters(self):
-        _check_refinements(self)
         check_choice(self.denoiser, "denoiser", ("soft", "bg"))
         if self.alpha is not None:
             check_number(self.alpha, "alpha", low=0)
@@ -672,11 +692,7 @@ class _SupportSelection(LearnedRegressor):
     def _make_network(self):
         return self._network(p=self.p, p_max=self.p_max)
 
-    def _training_options(self):
-        return _layerwise_options(self)
-
     def _check_own_hyperparameters(self):
-        _check_refinements(self)
         check_number(self.lam, "lam", low=0)
         self._make_network()  # checks p and p_max
 
@@ -701,18 +717,10 @@ class LISTACPSSRegressor(_SupportSelection):
         K.
     lam : float, default=0.4
         The l1 penalty of the initial ISTA (in units of ``x``).
-    p : float, default=1.2
-        Support selection lets ``p_k = min(k p, p_max)`` percent of the entries through in
-        layer k. 0: none (LISTA-CP).
-    p_max : float, default=13.0
-        Its ceiling, in percent.
+    <support selection parameters>
     tied : bool, default=False
         One ``W`` for all layers.
-    layerwise : bool, default=True
-        Train layer by layer, as the authors do; False: all layers together.
-    refinements : tuple of float, default=(0.2, 0.02)
-        The learning-rate factors of the stages that train all layers after each new one
-        (the authors' values).
+    <layer-wise parameters>
     <training parameters>
 
     Attributes
@@ -720,23 +728,10 @@ class LISTACPSSRegressor(_SupportSelection):
     W_ : ndarray of shape (n_layers, M, N), or (1, M, N) when ``tied``
     theta_ : ndarray of shape (n_layers,)
         The learned weights and thresholds.
-    measurement_matrix_ : ndarray of shape (M, N)
     <history attributes>
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sparserec import LISTACPSSRegressor, gaussian_matrix
-    >>> A = gaussian_matrix(20, 40, random_state=0)
-    >>> rng = np.random.default_rng(0)
-    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
-    >>> model = LISTACPSSRegressor(A, n_layers=3, max_epochs=2, random_state=0)
-    >>> model.fit(H @ A.T, H).predict(H[:5] @ A.T).shape
-    (5, 40)
     """
 
     _network = LISTACPSS
-    _ATTRIBUTES = {"measurement_matrix_": "A", "W_": "W", "theta_": "theta"}
 
     def __init__(self, measurement_matrix=None, *, n_layers=16, lam=0.4, p=1.2, p_max=13.0,
                  tied=False, layerwise=True, refinements=(0.2, 0.02), optimizer="adam",
@@ -766,16 +761,8 @@ class ALISTARegressor(_SupportSelection):
         K.
     lam : float, default=0.4
         Sets the initial thresholds ``lam / L``, ``L = 1.001 ||A||_2^2``.
-    p : float, default=1.2
-        Support selection lets ``p_k = min(k p, p_max)`` percent of the entries through in
-        layer k. 0: none.
-    p_max : float, default=13.0
-        Its ceiling, in percent.
-    layerwise : bool, default=True
-        Train layer by layer, as the authors do; False: all layers together.
-    refinements : tuple of float, default=(0.2, 0.02)
-        The learning-rate factors of the stages that train all layers after each new one
-        (the authors' values).
+    <support selection parameters>
+    <layer-wise parameters>
     <training parameters>
 
     Attributes
@@ -785,19 +772,7 @@ class ALISTARegressor(_SupportSelection):
         The learned step sizes and thresholds.
     weight_ : ndarray of shape (M, N)
         The analytic weight ``W``.
-    measurement_matrix_ : ndarray of shape (M, N)
     <history attributes>
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sparserec import ALISTARegressor, gaussian_matrix
-    >>> A = gaussian_matrix(20, 40, random_state=0)
-    >>> rng = np.random.default_rng(0)
-    >>> H = rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)
-    >>> model = ALISTARegressor(A, n_layers=3, max_epochs=2, random_state=0)
-    >>> model.fit(H @ A.T, H).predict(H[:5] @ A.T).shape
-    (5, 40)
     """
 
     _network = ALISTA
@@ -813,10 +788,6 @@ class ALISTARegressor(_SupportSelection):
 
     def _initial_params(self, A, Y):
         return self._network.Params.initial(A, self.n_layers, lam=self.lam)
-
-
-def _layerwise_options(model):
-    return dict(layerwise=bool(model.layerwise), refinements=tuple(model.refinements))
 
 
 def _check_refinements(model):

@@ -19,14 +19,14 @@ trainer, :func:`train`. :data:`NETWORKS` lists them by name:
 
 :mod:`~sparserec.learned.training` and :mod:`~sparserec.learned.optimizers` hold the
 trainer, its loop, RMSprop and Adam; :mod:`~sparserec.learned.interpret` a trained
-SISTA-RNN's parameters by name, and plots. The scikit-learn faces are in
-:mod:`sparserec.estimators`.
+network's per-layer thresholds and steps, a SISTA-RNN's parameters by name, and plots.
+The scikit-learn faces are in :mod:`sparserec.estimators`.
 """
 
 from .alista import ALISTA, ALISTAParams
 from .base import Network
 from .generic_rnn import GenericRNN, GenericRNNParams
-from .interpret import learned_parameters, plot_learned
+from .interpret import learned_parameters, per_layer, plot_layers, plot_learned
 from .lamp import LAMP, LAMPParams
 from .lista import LISTA, LISTAParams
 from .lista_cpss import LISTACPSS, LISTACPSSParams
@@ -44,10 +44,8 @@ NETWORKS = {cls.name: cls for cls in (SISTARNN, GenericRNN, StackedRNN, LISTA, L
 
 __all__ = ["NETWORKS", "Network", "SISTARNN", "GenericRNN", "StackedRNN", "LISTA", "LAMP",
            "ALISTA", "LISTACPSS", "SISTAParams", "LEARNABLE", "PAPER_SETTINGS", "check_learn",
-           "effective_weights",
-           "forward", "loss_and_grad", "Weights", "forward_weights", "loss_and_weight_grads",
-           "GenericRNNParams", "StackedRNNParams", "LISTAParams", "LAMPParams",
-           "ALISTAParams", "LISTACPSSParams",
-           "TrainingResult", "TrainingStoppedWarning", "train", "train_loop",
-           "RMSprop", "Adam", "make_optimizer", "clip_by_norm", "learned_parameters",
-           "plot_learned"]
+           "effective_weights", "forward", "loss_and_grad", "Weights", "forward_weights",
+           "loss_and_weight_grads", "GenericRNNParams", "StackedRNNParams", "LISTAParams",
+           "LAMPParams", "ALISTAParams", "LISTACPSSParams", "TrainingResult",
+           "TrainingStoppedWarning", "train", "train_loop", "RMSprop", "Adam", "make_optimizer",
+           "clip_by_norm", "learned_parameters", "per_layer", "plot_layers", "plot_learned"]

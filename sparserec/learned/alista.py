@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .._validation import check_array, check_int
+from .._validation import check_array
 from . import lista_cpss as cpss
-from .base import Network
+from .base import Record, check_batch, check_thresholds, ista_start
 
-__all__ = ["ALISTA", "ALISTAParams", "analytic_weight", "forward", "loss_and_grad"]
+__all__ = ["ALISTA", "ALISTAParams", "analytic_weight"]
 
 #: The trained parameters.
 PARAMETERS = ("gamma", "theta")
@@ -67,20 +67,10 @@ def analytic_weight(A):
 
 
 @dataclass
-class ALISTAParams:
-    """The parameters of a K-layer ALISTA network.
-
-    Attributes
-    ----------
-    A : ndarray of shape (M, N)
-        The measurement matrix (fixed).
-    W : ndarray of shape (M, N)
-        The analytic weight (fixed).
-    gamma : ndarray of shape (K,)
-        The step sizes of the layers.
-    theta : ndarray of shape (K,)
-        The thresholds of the layers (used as ``max(theta_k, 0)``).
-    """
+class ALISTAParams(Record):
+    """The parameters of a K-layer ALISTA network: the fixed measurement matrix ``A``
+    (M, N) and analytic weight ``W`` (M, N), and the layers' step sizes ``gamma`` (K,) and
+    thresholds ``theta`` (K,), used as ``max(theta_k, 0)``."""
 
     A: np.ndarray
     W: np.ndarray
@@ -105,28 +95,21 @@ class ALISTAParams:
         -------
         ALISTAParams
         """
-        A = check_array(A, "A", ndim=2, dtype=np.float64)
-        K = check_int(n_layers, "n_layers", low=1)
-        L = cpss.lipschitz(A)
+        A, K, L = ista_start(A, n_layers)
         W = analytic_weight(A) if W is None else np.array(check_array(W, "W", ndim=2,
                                                                       dtype=np.float64))
         if W.shape != A.shape:
             raise ValueError(f"W must have the shape of A, {A.shape}, got {W.shape}")
         return cls(A=A.copy(), W=W, gamma=np.ones(K), theta=np.full(K, float(lam) / L))
 
-    @property
-    def n_layers(self):
-        """K."""
-        return int(np.shape(self.theta)[0])
-
-    def copy(self):
-        """A deep copy, in float64."""
-        return ALISTAParams(**{name: np.array(getattr(self, name), dtype=np.float64)
-                               for name in ("A", "W", "gamma", "theta")})
 
 
-class ALISTA(Network):
-    """ALISTA in the learned mode's protocol (``A`` and ``W`` are fixed).
+class ALISTA(cpss.LISTACPSS):
+    """ALISTA in the learned mode's protocol: LISTA-CPSS with ``W_k = gamma_k W`` (``A``
+    and ``W`` are fixed).
+
+    ``forward`` maps measurements ``X`` (B, M) to codes (B, N); ``loss_and_grad`` gives
+    the gradients 'gamma' and 'theta', (K,) each, zero for the layers beyond ``depth``.
 
     Parameters
     ----------
@@ -139,75 +122,25 @@ class ALISTA(Network):
     TRAINABLE = TRAINED = PARAMETERS
     LAYERED = ("theta", "gamma")
 
-    def __init__(self, p=1.2, p_max=13.0):
-        self.p, self.p_max = cpss.check_selection(p, p_max)
-
-    def forward(self, params, X, *, depth=None, dtype=None):
-        return forward(params, X, n_layers=depth, p=self.p, p_max=self.p_max, dtype=dtype)
-
     def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
-        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, p=self.p, p_max=self.p_max,
-                                    dtype=dtype)
-        return loss, {name: grads[name] for name in self.check_names(names)}
+        net = self._network(params, X, Y, depth, dtype)
+        loss, _, g_gamma, g_theta = cpss.run_loss_and_grad(net, Y, weight_grad=False)
+        return loss, self.selected({"gamma": g_gamma, "theta": g_theta}, names)
 
+    def per_layer(self, params):
+        return {"step gamma": np.asarray(params.gamma, dtype=np.float64),
+                "threshold": np.maximum(params.theta, 0),
+                "entries passed unchanged": self._passed(params)}
 
-def forward(params, X, *, n_layers=None, p=1.2, p_max=13.0, dtype=None):
-    """The codes after the first ``n_layers`` layers.
-
-    Parameters
-    ----------
-    params : ALISTAParams
-    X : array_like of shape (B, M)
-        Measurements, one signal per row.
-    n_layers : int, optional
-        Layers to run, 1 to K (default K).
-    p, p_max : float, default=1.2 and 13.0
-        The support selection (:func:`sparserec.learned.lista_cpss.support_sizes`).
-    dtype : {float32, float64}, optional
-        Default that of ``X`` (float64 unless float32).
-
-    Returns
-    -------
-    ndarray of shape (B, N), of ``dtype``
-    """
-    return cpss.run_forward(_check(params, X, None, n_layers, p, p_max, dtype))
-
-
-def loss_and_grad(params, X, Y, *, n_layers=None, p=1.2, p_max=13.0, dtype=None):
-    """The mean squared error ``sum (h_n - Y)^2 / (B N)`` and its gradients in ``gamma`` and
-    ``theta``.
-
-    Parameters
-    ----------
-    params : ALISTAParams
-    X : array_like of shape (B, M)
-    Y : array_like of shape (B, N)
-        The target codes.
-    n_layers, p, p_max, dtype
-        As for :func:`forward`.
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        float64 gradients 'gamma' and 'theta', (K,) each (zero beyond ``n_layers``).
-    """
-    net = _check(params, X, Y, n_layers, p, p_max, dtype)
-    loss, _, g_gamma, g_theta = cpss.run_loss_and_grad(net, Y, weight_grad=False)
-    return loss, {"gamma": g_gamma, "theta": g_theta}
-
-
-def _check(params, X, Y, n_layers, p, p_max, dtype):
-    """The validated inputs of a pass, as LISTA-CPSS's internals take them."""
-    A = check_array(params.A, "params.A", ndim=2, dtype=np.float64)
-    M, N = A.shape
-    W = check_array(params.W, "params.W", ndim=2, dtype=np.float64)
-    if W.shape != (M, N):
-        raise ValueError(f"params.W must have shape (M, N) = ({M}, {N}), got {W.shape}")
-    theta = check_array(params.theta, "params.theta", ndim=1, dtype=np.float64)
-    K = theta.shape[0]
-    gamma = check_array(params.gamma, "params.gamma", ndim=1, dtype=np.float64)
-    if gamma.shape != (K,):
-        raise ValueError(f"params.gamma must have shape (K,) = ({K},), got {gamma.shape}")
-    X, n, dtype = cpss.check_batch(X, Y, n_layers, dtype, M, N, K)
-    return cpss.make_network(X, n, dtype, A, W[None], gamma, theta, p, p_max)
+    def _network(self, params, X, Y, depth, dtype):
+        A = check_array(params.A, "params.A", ndim=2, dtype=np.float64)
+        M, N = A.shape
+        W = check_array(params.W, "params.W", ndim=2, dtype=np.float64)
+        if W.shape != (M, N):
+            raise ValueError(f"params.W must have shape (M, N) = ({M}, {N}), got {W.shape}")
+        theta, K = check_thresholds(params.theta)
+        gamma = check_array(params.gamma, "params.gamma", ndim=1, dtype=np.float64)
+        if gamma.shape != (K,):
+            raise ValueError(f"params.gamma must have shape (K,) = ({K},), got {gamma.shape}")
+        X, n, dtype = check_batch(X, Y, depth, dtype, M, N, K)
+        return cpss.make_network(X, n, dtype, A, W[None], gamma, theta, self.p, self.p_max)

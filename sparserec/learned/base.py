@@ -21,7 +21,33 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["Network"]
+from .._validation import check_array, check_dtype, check_int, float_dtype
+
+__all__ = ["Network", "Record", "check_batch", "check_layer_arrays", "check_thresholds",
+           "ista_start"]
+
+
+class Record:
+    """What the records of the one-shot networks share (mixed into their dataclasses):
+    ``n_layers`` from their thresholds ``theta``, ``tied`` from their matrices of one entry
+    per layer (their 3-D arrays), and a deep copy."""
+
+    @property
+    def n_layers(self):
+        """K."""
+        return int(np.shape(self.theta)[0])
+
+    @property
+    def tied(self):
+        """Whether one matrix serves every layer (True for a record without one)."""
+        return all(np.shape(value)[0] == 1 for value in vars(self).values()
+                   if np.ndim(value) == 3)
+
+    def copy(self):
+        """A deep copy, the arrays in float64."""
+        return dataclasses.replace(self, **{
+            f.name: np.array(value, dtype=np.float64) for f in dataclasses.fields(self)
+            for value in [getattr(self, f.name)] if not isinstance(value, str)})
 
 
 class Network:
@@ -95,6 +121,15 @@ class Network:
         names = {f.name for f in dataclasses.fields(self.Params)}
         return self.Params(**{k: v for k, v in arrays.items() if k in names}, **fields)
 
+    def per_layer(self, params):
+        """What a reader can interpret, layer by layer: ``{name: ndarray of shape (K,)}``
+        (thresholds, step sizes, ...). Default: nothing (a network of free weights)."""
+        return {}
+
+    def selected(self, grads, names):
+        """The gradients of ``names`` (default :attr:`TRAINED`) among ``grads``."""
+        return {name: grads[name] for name in self.check_names(names)}
+
     def n_parameters(self, params, names=None):
         """The number of trained scalars."""
         return int(sum(np.size(getattr(params, name))
@@ -109,3 +144,57 @@ class Network:
             raise ValueError(f"{self.name} cannot train {unknown}; choose among "
                              f"{', '.join(self.TRAINABLE)}")
         return names
+
+
+# ----------------------------------------------------------------------------------------
+# the checks of the one-shot networks' passes
+
+
+def check_batch(X, Y, depth, dtype, M, N, K):
+    """``(X, n, dtype)``: ``X`` (B, M) in ``dtype`` (default ``X``'s, float64 unless
+    float32), ``Y`` (B, N) checked, and the layers to run, ``depth`` from 1 to K (default
+    K)."""
+    X = np.asarray(X)
+    dtype = (float_dtype(X) if X.dtype.kind == "f" else np.dtype(np.float64)) \
+        if dtype is None else check_dtype(dtype)
+    n = K if depth is None else check_int(depth, "n_layers", low=1, high=K)
+    X = check_array(X, "X", ndim=2, dtype=dtype)
+    if X.shape[1] != M:
+        raise ValueError(f"X must have shape (B, M) = (B, {M}), got {X.shape}")
+    if Y is not None:
+        if np.shape(Y) != (X.shape[0], N):
+            raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got "
+                             f"{np.shape(Y)}")
+        check_array(Y, "Y", ndim=2)
+    return X, n, dtype
+
+
+def check_thresholds(theta):
+    """``(theta, K)``: the thresholds, one per layer, as float64 (K,), and K."""
+    theta = check_array(theta, "params.theta", ndim=1, dtype=np.float64)
+    return theta, theta.shape[0]
+
+
+def check_layer_arrays(value, name, K, *axes):
+    """``value`` as float64 of shape (K, ...) or (1, ...) (tied), ``axes`` giving the
+    letter and size of each other axis, e.g. ``("N", 500), ("M", 250)``."""
+    a = check_array(value, f"params.{name}", ndim=1 + len(axes), dtype=np.float64)
+    sizes = tuple(size for _, size in axes)
+    if a.shape[1:] != sizes or a.shape[0] not in (1, K):
+        letters = ", ".join(letter for letter, _ in axes)
+        numbers = ", ".join(map(str, sizes))
+        raise ValueError(f"params.{name} must have shape (K, {letters}) = ({K}, {numbers}) or "
+                         f"(1, {numbers}) (tied), got {a.shape}")
+    return a
+
+
+def ista_start(A, n_layers):
+    """``(A, K, L)`` for the initial parameters of an unfolded ISTA: ``A`` checked, in
+    float64, ``K`` the layers and ``L = 1.001 ||A||_2^2``, ISTA's inverse step
+    (``ValueError`` for a zero ``A``)."""
+    A = check_array(A, "A", ndim=2, dtype=np.float64)
+    K = check_int(n_layers, "n_layers", low=1)
+    L = 1.001 * float(np.linalg.norm(A, 2)) ** 2
+    if L == 0.0:
+        raise ValueError("A is zero: nothing can be recovered")
+    return A, K, L

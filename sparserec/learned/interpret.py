@@ -1,15 +1,90 @@
-"""Interpreting a trained SISTA-RNN: its parameters by name, and pictures of what it learned.
+"""Interpreting a trained network: its parameters by name, and pictures of what it learned.
 
 A trained SISTA-RNN is still a SISTA solver: its weights are functions of a dictionary, a
-transition, a step and two penalties. These helpers show them. Plotting needs matplotlib
-(the ``plot`` extra), imported only when a plot is asked for.
+transition, a step and two penalties (:func:`learned_parameters`, :func:`plot_learned`).
+Every unfolded network keeps a solver's per-layer quantities, thresholds and step sizes,
+which :func:`per_layer` and :func:`plot_layers` show for any learned estimator. Plotting
+needs matplotlib (the ``plot`` extra), imported only when a plot is asked for.
 """
 
 import numpy as np
 
 from .sista_rnn import SISTAParams, effective_weights
 
-__all__ = ["learned_parameters", "plot_learned"]
+__all__ = ["learned_parameters", "per_layer", "plot_layers", "plot_learned"]
+
+
+def per_layer(model):
+    """The interpretable quantities of every layer of a fitted learned estimator.
+
+    What each network declares (:meth:`sparserec.learned.Network.per_layer`): for the
+    SISTA-RNN its step ``1/alpha`` and threshold ``lam1/alpha``; for LISTA its thresholds
+    and the norms of ``S_k``; for LAMP the parameters of its denoiser; for LISTA-CPSS its
+    thresholds, the norms of ``W_k`` and the entries that support selection passes; for
+    ALISTA its step sizes ``gamma_k``, thresholds and those entries.
+
+    Parameters
+    ----------
+    model : LearnedRegressor (fitted)
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_layers,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import LISTARegressor, gaussian_matrix
+    >>> from sparserec.learned import per_layer
+    >>> A = gaussian_matrix(20, 40, random_state=0)
+    >>> model = LISTARegressor(A, n_layers=3).fit(np.zeros((1, 20)))  # untrained: ISTA
+    >>> sorted(per_layer(model))
+    ['threshold', '||S_k||_2']
+    """
+    if not hasattr(model, "n_epochs_"):
+        raise ValueError("the model is not fitted: call fit first")
+    network = model._make_network()
+    return {name: np.asarray(values, dtype=np.float64)
+            for name, values in network.per_layer(model._params()).items()}
+
+
+def plot_layers(model, figure=None):
+    """Plot the interpretable quantities of every layer (:func:`per_layer`), one panel each.
+
+    Parameters
+    ----------
+    model : LearnedRegressor (fitted)
+    figure : matplotlib.figure.Figure, optional
+        Draw into this figure (cleared); default a new one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    quantities = per_layer(model)
+    if not quantities:
+        raise ValueError(f"{type(model).__name__} declares no per-layer quantities")
+    Figure = _figure_class("plot_layers")
+    figure = Figure(figsize=(3.2 * len(quantities), 2.8)) if figure is None else figure
+    figure.clear()
+    for ax, (name, values) in zip(figure.subplots(1, len(quantities), squeeze=False)[0],
+                                  quantities.items(), strict=True):
+        ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
+        ax.set_xlabel("layer", fontsize="small")
+        ax.set_title(name, fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        ax.grid(alpha=0.3)
+    figure.suptitle(f"{type(model).__name__}, {model.n_layers} layers", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def _figure_class(caller):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{caller} needs matplotlib: pip install sparserec[plot]") from None
+    return Figure
 
 
 def learned_parameters(model, effective=False):
@@ -75,10 +150,7 @@ def plot_learned(model, initial=None, atoms=None, n_atoms=6, figure=None):
     -------
     matplotlib.figure.Figure
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_learned needs matplotlib: pip install sparserec[plot]") from None
+    Figure = _figure_class("plot_learned")
     params = _params(model)
     if initial is not None:
         D0, F0 = initial.D, initial.F

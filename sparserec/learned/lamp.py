@@ -74,12 +74,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._threads import over_rows, summed_over_rows
-from .._validation import check_array, check_choice, check_dtype, check_int, float_dtype
+from .._validation import check_array, check_choice, check_int
 from ..theory import minimax_threshold
 from . import _unfolded_kernels as kernels
-from .base import Network
+from .base import Network, Record, check_batch, check_layer_arrays
 
-__all__ = ["LAMP", "LAMPParams", "forward", "loss_and_grad", "DENOISERS", "FLOOR"]
+__all__ = ["LAMP", "LAMPParams", "DENOISERS", "FLOOR"]
 
 #: The denoisers.
 DENOISERS = ("soft", "bg")
@@ -89,7 +89,7 @@ FLOOR = 1e-12
 
 
 @dataclass
-class LAMPParams:
+class LAMPParams(Record):
     """The parameters of a K-layer LAMP network.
 
     Attributes
@@ -152,24 +152,14 @@ class LAMPParams:
             theta = np.tile([np.log(nu), np.log(sparsity / (1 - sparsity))], (K, 1))
         return cls(A=A.copy(), B=B, theta=theta, denoiser=denoiser)
 
-    @property
-    def n_layers(self):
-        """K."""
-        return int(np.shape(self.theta)[0])
-
-    @property
-    def tied(self):
-        """Whether one ``B`` serves every layer."""
-        return int(np.shape(self.B)[0]) == 1
-
-    def copy(self):
-        """A deep copy, in float64."""
-        return LAMPParams(A=np.array(self.A, np.float64), B=np.array(self.B, np.float64),
-                          theta=np.array(self.theta, np.float64), denoiser=self.denoiser)
-
 
 class LAMP(Network):
-    """LAMP in the learned mode's protocol (``A`` and the denoiser are fixed)."""
+    """LAMP in the learned mode's protocol (``A`` and the denoiser are fixed).
+
+    ``forward`` maps measurements ``X`` (B, M) to codes (B, N); ``loss_and_grad`` gives
+    the gradients 'B' (of ``params.B``'s shape; tied: the sum over the layers) and 'theta'
+    (K, 2), zero for the layers beyond ``depth``.
+    """
 
     name = "lamp"
     Params = LAMPParams
@@ -177,70 +167,31 @@ class LAMP(Network):
     LAYERED = ("theta", "B")
 
     def forward(self, params, X, *, depth=None, dtype=None):
-        return forward(params, X, n_layers=depth, dtype=dtype)
+        net = _check(params, X, None, depth, dtype)
+        X = net["X"]
+        out = np.empty((len(X), net["A"].shape[1]), net["dtype"])
+
+        def rows(start, stop):
+            out[start:stop] = _forward(dict(net, X=X[start:stop]), store=False)[0]
+
+        over_rows(rows, len(X))
+        return out
 
     def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
-        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, dtype=dtype)
-        return loss, {name: grads[name] for name in self.check_names(names)}
+        net = _check(params, X, Y, depth, dtype)
+        Y = np.asarray(Y, net["dtype"])
+        size = Y.size
+        squares, gB, g_theta = summed_over_rows(_loss_and_grad_rows, len(Y), net, Y,
+                                                2.0 / size)
+        return float(squares) / size, self.selected({"B": gB, "theta": g_theta}, names)
 
-
-def forward(params, X, *, n_layers=None, dtype=None):
-    """The codes after the first ``n_layers`` layers.
-
-    Parameters
-    ----------
-    params : LAMPParams
-    X : array_like of shape (B, M)
-        Measurements, one signal per row.
-    n_layers : int, optional
-        Layers to run, 1 to K (default K).
-    dtype : {float32, float64}, optional
-        Default that of ``X`` (float64 unless float32).
-
-    Returns
-    -------
-    ndarray of shape (B, N), of ``dtype``
-    """
-    net = _check(params, X, None, n_layers, dtype)
-    X = net["X"]
-    out = np.empty((len(X), net["A"].shape[1]), net["dtype"])
-
-    def rows(start, stop):
-        out[start:stop] = _forward(dict(net, X=X[start:stop]), store=False)[0]
-
-    over_rows(rows, len(X))
-    return out
-
-
-def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
-    """The mean squared error of the codes and its gradients in ``B`` and ``theta``.
-
-    The loss is ``sum (h_n - Y)^2 / (B N)``, as for the package's other networks.
-
-    Parameters
-    ----------
-    params : LAMPParams
-    X : array_like of shape (B, M)
-    Y : array_like of shape (B, N)
-        The target codes.
-    n_layers : int, optional
-        Train the first ``n_layers`` layers only (default K): the gradients of the others
-        are zero.
-    dtype : {float32, float64}, optional
-        Default that of ``X``.
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        float64 gradients 'B' (of ``params.B``'s shape; tied: the sum over the layers) and
-        'theta' (K, 2).
-    """
-    net = _check(params, X, Y, n_layers, dtype)
-    Y = np.asarray(Y, net["dtype"])
-    size = Y.size
-    squares, gB, g_theta = summed_over_rows(_loss_and_grad_rows, len(Y), net, Y, 2.0 / size)
-    return float(squares) / size, {"B": gB, "theta": g_theta}
+    def per_layer(self, params):
+        theta = np.asarray(params.theta, dtype=np.float64)
+        if params.denoiser == "soft":
+            return {"threshold factor alpha": np.maximum(theta[:, 0], 0),
+                    "scale beta": theta[:, 1]}
+        return {"prior variance": np.exp(theta[:, 0]),
+                "prior probability of a nonzero": 1 / (1 + np.exp(-theta[:, 1]))}
 
 
 # ----------------------------------------------------------------------------------------
@@ -335,11 +286,8 @@ def _forward(net, store):
     return (H[n % 2],)
 
 
-def _check(params, X, Y, n_layers, dtype):
+def _check(params, X, Y, depth, dtype):
     """The validated inputs of a pass, as a dict."""
-    X = np.asarray(X)
-    dtype = (float_dtype(X) if X.dtype.kind == "f" else np.dtype(np.float64)) \
-        if dtype is None else check_dtype(dtype)
     denoiser = check_choice(params.denoiser, "params.denoiser", DENOISERS)
     A = check_array(params.A, "params.A", ndim=2, dtype=np.float64)
     M, N = A.shape
@@ -347,19 +295,8 @@ def _check(params, X, Y, n_layers, dtype):
     K = theta.shape[0]
     if theta.shape != (K, 2):
         raise ValueError(f"params.theta must have shape (K, 2), got {theta.shape}")
-    Bs = check_array(params.B, "params.B", ndim=3, dtype=np.float64)
-    if Bs.shape[1:] != (N, M) or Bs.shape[0] not in (1, K):
-        raise ValueError(f"params.B must have shape (K, N, M) = ({K}, {N}, {M}) or (1, {N}, "
-                         f"{M}) (tied), got {Bs.shape}")
-    n = K if n_layers is None else check_int(n_layers, "n_layers", low=1, high=K)
-    X = check_array(X, "X", ndim=2, dtype=dtype)
-    if X.shape[1] != M:
-        raise ValueError(f"X must have shape (B, M) = (B, {M}), got {X.shape}")
-    if Y is not None:
-        if np.shape(Y) != (X.shape[0], N):
-            raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got "
-                             f"{np.shape(Y)}")
-        check_array(Y, "Y", ndim=2)
+    Bs = check_layer_arrays(params.B, "B", K, ("N", N), ("M", M))
+    X, n, dtype = check_batch(X, Y, depth, dtype, M, N, K)
     # (no copies in float64: a step must not copy a million parameters it only reads)
     return {"X": X, "n": n, "dtype": dtype, "A": np.ascontiguousarray(A, dtype),
             "B": np.ascontiguousarray(Bs, dtype),

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._threads import over_rows, summed_over_rows
-from .._validation import check_array, check_dtype, check_int, float_dtype
+from .._validation import check_array
 from . import _unfolded_kernels as kernels
-from .base import Network
+from .base import (Network, Record, check_batch, check_layer_arrays, check_thresholds,
+                   ista_start)
 
-__all__ = ["LISTA", "LISTAParams", "forward", "loss_and_grad"]
+__all__ = ["LISTA", "LISTAParams"]
 
 #: The trained parameters.
 PARAMETERS = ("B", "S", "theta")
@@ -40,7 +41,7 @@ SPARSE_DENSITY = 0.1
 
 
 @dataclass
-class LISTAParams:
+class LISTAParams(Record):
     """The parameters of a K-layer LISTA network.
 
     Attributes
@@ -78,33 +79,19 @@ class LISTAParams:
         -------
         LISTAParams
         """
-        A = check_array(A, "A", ndim=2, dtype=np.float64)
-        K = check_int(n_layers, "n_layers", low=1)
-        L = 1.001 * float(np.linalg.norm(A, 2)) ** 2
-        if L == 0.0:
-            raise ValueError("A is zero: nothing can be recovered")
+        A, K, L = ista_start(A, n_layers)
         N = A.shape[1]
         S = np.repeat((np.eye(N) - A.T @ A / L)[None], 1 if tied else K, axis=0)
         return cls(B=A.T / L, S=S, theta=np.full(K, float(lam) / L))
 
-    @property
-    def n_layers(self):
-        """K."""
-        return int(np.shape(self.theta)[0])
-
-    @property
-    def tied(self):
-        """Whether one ``S`` serves every layer."""
-        return int(np.shape(self.S)[0]) == 1
-
-    def copy(self):
-        """A deep copy, in float64."""
-        return LISTAParams(**{name: np.array(getattr(self, name), dtype=np.float64)
-                              for name in PARAMETERS})
-
 
 class LISTA(Network):
-    """LISTA in the learned mode's protocol (:class:`~sparserec.learned.base.Network`)."""
+    """LISTA in the learned mode's protocol (:class:`~sparserec.learned.base.Network`).
+
+    ``forward`` maps measurements ``X`` (B, M) to codes (B, N); ``loss_and_grad`` gives
+    the gradients 'B' (N, M), 'S' (of ``params.S``'s shape; tied: the sum over the layers)
+    and 'theta' (K,), zero for the layers beyond ``depth``.
+    """
 
     name = "lista"
     Params = LISTAParams
@@ -112,70 +99,29 @@ class LISTA(Network):
     LAYERED = ("theta", "S")
 
     def forward(self, params, X, *, depth=None, dtype=None):
-        return forward(params, X, n_layers=depth, dtype=dtype)
+        X, n, dtype, weights = _check(params, X, None, depth, dtype)
+        out = np.empty((len(X), weights[1].shape[0]), dtype)
+
+        def rows(start, stop):
+            out[start:stop] = _forward(X[start:stop], n, weights, store=False)[-1]
+
+        over_rows(rows, len(X))
+        return out
 
     def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
-        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, dtype=dtype)
-        return loss, {name: grads[name] for name in self.check_names(names)}
+        X, n, dtype, weights = _check(params, X, Y, depth, dtype)
+        Y = np.asarray(Y, dtype)
+        size = Y.size
+        squares, gB, gS, g_theta = summed_over_rows(_loss_and_grad_rows, len(Y), X, Y, n,
+                                                    weights, 2.0 / size)
+        return float(squares) / size, self.selected({"B": gB, "S": gS, "theta": g_theta},
+                                                    names)
 
-
-def forward(params, X, *, n_layers=None, dtype=None):
-    """The codes after the first ``n_layers`` layers.
-
-    Parameters
-    ----------
-    params : LISTAParams
-    X : array_like of shape (B, M)
-        Measurements, one signal per row.
-    n_layers : int, optional
-        Layers to run, 1 to K (default K).
-    dtype : {float32, float64}, optional
-        Default that of ``X`` (float64 unless float32).
-
-    Returns
-    -------
-    ndarray of shape (B, N), of ``dtype``
-    """
-    X, n, dtype, weights = _check(params, X, None, n_layers, dtype)
-    out = np.empty((len(X), weights[1].shape[0]), dtype)
-
-    def rows(start, stop):
-        out[start:stop] = _forward(X[start:stop], n, weights, store=False)[-1]
-
-    over_rows(rows, len(X))
-    return out
-
-
-def loss_and_grad(params, X, Y, *, n_layers=None, dtype=None):
-    """The mean squared error of the codes and its gradients in every parameter.
-
-    The loss is ``sum (h_n - Y)^2 / (B N)``, as for the package's other networks.
-
-    Parameters
-    ----------
-    params : LISTAParams
-    X : array_like of shape (B, M)
-    Y : array_like of shape (B, N)
-        The target codes.
-    n_layers : int, optional
-        Train the first ``n_layers`` layers only (default K); the thresholds of the others
-        get zero gradients.
-    dtype : {float32, float64}, optional
-        Default that of ``X``.
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        float64 gradients 'B' (N, M), 'S' (of ``params.S``'s shape; tied: the sum over the
-        layers) and 'theta' (K,).
-    """
-    X, n, dtype, weights = _check(params, X, Y, n_layers, dtype)
-    Y = np.asarray(Y, dtype)
-    size = Y.size
-    squares, gB, gS, g_theta = summed_over_rows(_loss_and_grad_rows, len(Y), X, Y, n,
-                                                weights, 2.0 / size)
-    return float(squares) / size, {"B": gB, "S": gS, "theta": g_theta}
+    def per_layer(self, params):
+        K = params.n_layers
+        S = np.asarray(params.S)
+        return {"threshold": np.maximum(params.theta, 0),
+                "||S_k||_2": np.resize([np.linalg.norm(S_k, 2) for S_k in S], K)}
 
 
 # ----------------------------------------------------------------------------------------
@@ -250,29 +196,13 @@ def _forward(X, n, weights, store):
     return (H, counts) if store else H[:1]
 
 
-def _check(params, X, Y, n_layers, dtype):
+def _check(params, X, Y, depth, dtype):
     """``X`` in ``dtype``, the layer count, the dtype and ``(S, B, theta, dtype)``."""
-    X = np.asarray(X)
-    dtype = (float_dtype(X) if X.dtype.kind == "f" else np.dtype(np.float64)) \
-        if dtype is None else check_dtype(dtype)
     B = check_array(params.B, "params.B", ndim=2, dtype=np.float64)
     N, M = B.shape
-    theta = check_array(params.theta, "params.theta", ndim=1, dtype=np.float64)
-    K = theta.shape[0]
-    S = check_array(params.S, "params.S", ndim=3, dtype=np.float64)
-    if S.shape[1:] != (N, N) or S.shape[0] not in (1, K):
-        raise ValueError(f"params.S must have shape (K, N, N) = ({K}, {N}, {N}) or (1, {N}, "
-                         f"{N}) (tied), got {S.shape}")
-    n = K if n_layers is None else check_int(n_layers, "n_layers", low=1, high=K)
-    X = check_array(X, "X", ndim=2, dtype=dtype)
-    if X.shape[1] != M:
-        raise ValueError(f"X must have shape (B, M) = (B, {M}), got {X.shape}")
-    if Y is not None:
-        Yshape = np.shape(Y)
-        if Yshape != (X.shape[0], N):
-            raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got {Yshape}")
-        check_array(Y, "Y", ndim=2)
+    theta, K = check_thresholds(params.theta)
+    S = check_layer_arrays(params.S, "S", K, ("N", N), ("N", N))
+    X, n, dtype = check_batch(X, Y, depth, dtype, M, N, K)
     # (no copies in float64: a step must not copy the parameters it only reads)
     return X, n, dtype, (np.ascontiguousarray(S, dtype), np.ascontiguousarray(B, dtype),
                          theta, dtype)
-

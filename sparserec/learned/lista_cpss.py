@@ -32,7 +32,7 @@ is ``-sign(z)`` on the shrunk nonzero entries only. Backward, with ``r_k = x - h
 The products are BLAS's; the selection, the threshold and their backward are one numba pass
 per layer (:mod:`sparserec.learned._cpss_kernels`). The batch is split between the package's
 threads, each with one BLAS thread, as for the other networks. :mod:`sparserec.learned.alista`
-reuses these internals with ``W_k = gamma_k W``.
+subclasses it with ``W_k = gamma_k W``.
 """
 
 import math
@@ -41,29 +41,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._threads import over_rows, summed_over_rows
-from .._validation import check_array, check_dtype, check_int, check_number, float_dtype
+from .._validation import check_array, check_int, check_number
 from . import _cpss_kernels as kernels
-from .base import Network
+from .base import (Network, Record, check_batch, check_layer_arrays, check_thresholds,
+                   ista_start)
 
-__all__ = ["LISTACPSS", "LISTACPSSParams", "forward", "loss_and_grad", "support_sizes"]
+__all__ = ["LISTACPSS", "LISTACPSSParams", "support_sizes"]
 
 #: The trained parameters.
 PARAMETERS = ("W", "theta")
 
 
 @dataclass
-class LISTACPSSParams:
-    """The parameters of a K-layer LISTA-CPSS network.
-
-    Attributes
-    ----------
-    A : ndarray of shape (M, N)
-        The measurement matrix (fixed, not trained).
-    W : ndarray of shape (K, M, N) or (1, M, N)
-        The layers' weights (untied), or one shared by every layer (tied).
-    theta : ndarray of shape (K,)
-        The thresholds of the layers (used as ``max(theta_k, 0)``).
-    """
+class LISTACPSSParams(Record):
+    """The parameters of a K-layer LISTA-CPSS network: the fixed measurement matrix ``A``
+    (M, N), the layers' weights ``W`` (K, M, N), or one shared by every layer (tied, (1, M,
+    N)), and their thresholds ``theta`` (K,), used as ``max(theta_k, 0)``."""
 
     A: np.ndarray
     W: np.ndarray
@@ -78,43 +71,26 @@ class LISTACPSSParams:
 
         Parameters
         ----------
-        A : array_like of shape (M, N)
-            Measurement matrix.
-        n_layers : int
-            K.
-        lam : float, default=0.4
-            The lasso's penalty.
-        tied : bool, default=False
-            One ``W`` for every layer.
+        A, n_layers, lam, tied
+            As for :meth:`sparserec.learned.LISTAParams.initial` (``tied``: one ``W`` for
+            every layer).
 
         Returns
         -------
         LISTACPSSParams
         """
-        A = check_array(A, "A", ndim=2, dtype=np.float64)
-        K = check_int(n_layers, "n_layers", low=1)
-        L = lipschitz(A)
+        A, K, L = ista_start(A, n_layers)
         W = np.repeat((A / L)[None], 1 if tied else K, axis=0)
         return cls(A=A.copy(), W=W, theta=np.full(K, float(lam) / L))
-
-    @property
-    def n_layers(self):
-        """K."""
-        return int(np.shape(self.theta)[0])
-
-    @property
-    def tied(self):
-        """Whether one ``W`` serves every layer."""
-        return int(np.shape(self.W)[0]) == 1
-
-    def copy(self):
-        """A deep copy, in float64."""
-        return LISTACPSSParams(**{name: np.array(getattr(self, name), dtype=np.float64)
-                                  for name in ("A", "W", "theta")})
 
 
 class LISTACPSS(Network):
     """LISTA-CPSS in the learned mode's protocol (``A`` is fixed).
+
+    ``forward`` maps measurements ``X`` (B, M) to codes (B, N); ``loss_and_grad`` gives
+    the gradients 'W' (of ``params.W``'s shape; tied: the sum over the layers) and 'theta'
+    (K,), zero for the layers beyond ``depth``. With a smaller ``depth``, layer k still
+    selects ``p_k`` percent.
 
     Parameters
     ----------
@@ -134,66 +110,32 @@ class LISTACPSS(Network):
         self.p, self.p_max = check_selection(p, p_max)
 
     def forward(self, params, X, *, depth=None, dtype=None):
-        return forward(params, X, n_layers=depth, p=self.p, p_max=self.p_max, dtype=dtype)
+        return run_forward(self._network(params, X, None, depth, dtype))
 
     def loss_and_grad(self, params, X, Y, *, depth=None, names=None, dtype=None):
-        loss, grads = loss_and_grad(params, X, Y, n_layers=depth, p=self.p, p_max=self.p_max,
-                                    dtype=dtype)
-        return loss, {name: grads[name] for name in self.check_names(names)}
+        net = self._network(params, X, Y, depth, dtype)
+        loss, gW, _, g_theta = run_loss_and_grad(net, Y, weight_grad=True)
+        return loss, self.selected({"W": gW, "theta": g_theta}, names)
 
+    def per_layer(self, params):
+        W = np.asarray(params.W)
+        return {"threshold": np.maximum(params.theta, 0),
+                "||W_k||_2": np.resize([np.linalg.norm(W_k, 2) for W_k in W], params.n_layers),
+                "entries passed unchanged": self._passed(params)}
 
-def forward(params, X, *, n_layers=None, p=1.2, p_max=13.0, dtype=None):
-    """The codes after the first ``n_layers`` layers.
+    def _network(self, params, X, Y, depth, dtype):
+        """The validated inputs of a pass, as the internals take them."""
+        A = check_array(params.A, "params.A", ndim=2, dtype=np.float64)
+        M, N = A.shape
+        theta, K = check_thresholds(params.theta)
+        W = check_layer_arrays(params.W, "W", K, ("M", M), ("N", N))
+        X, n, dtype = check_batch(X, Y, depth, dtype, M, N, K)
+        return make_network(X, n, dtype, A, W, None, theta, self.p, self.p_max)
 
-    Parameters
-    ----------
-    params : LISTACPSSParams
-    X : array_like of shape (B, M)
-        Measurements, one signal per row.
-    n_layers : int, optional
-        Layers to run, 1 to K (default K); layer k still selects ``p_k`` percent.
-    p, p_max : float, default=1.2 and 13.0
-        The support selection (:func:`support_sizes`); ``p = 0``: none.
-    dtype : {float32, float64}, optional
-        Default that of ``X`` (float64 unless float32).
-
-    Returns
-    -------
-    ndarray of shape (B, N), of ``dtype``
-    """
-    net = _check(params, X, None, n_layers, p, p_max, dtype)
-    return run_forward(net)
-
-
-def loss_and_grad(params, X, Y, *, n_layers=None, p=1.2, p_max=13.0, dtype=None):
-    """The mean squared error of the codes and its gradients in ``W`` and ``theta``.
-
-    The loss is ``sum (h_n - Y)^2 / (B N)``, as for the package's other networks.
-
-    Parameters
-    ----------
-    params : LISTACPSSParams
-    X : array_like of shape (B, M)
-    Y : array_like of shape (B, N)
-        The target codes.
-    n_layers : int, optional
-        Train the first ``n_layers`` layers only (default K): the gradients of the others
-        are zero.
-    p, p_max : float, default=1.2 and 13.0
-        The support selection.
-    dtype : {float32, float64}, optional
-        Default that of ``X``.
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        float64 gradients 'W' (of ``params.W``'s shape; tied: the sum over the layers) and
-        'theta' (K,).
-    """
-    net = _check(params, X, Y, n_layers, p, p_max, dtype)
-    loss, gW, _, g_theta = run_loss_and_grad(net, Y, weight_grad=True)
-    return loss, {"W": gW, "theta": g_theta}
+    def _passed(self, params):
+        """The most entries that support selection passes, by layer, as floats."""
+        return np.array(support_sizes(np.shape(params.A)[1], params.n_layers, self.p,
+                                      self.p_max), dtype=np.float64)
 
 
 def support_sizes(N, n_layers, p=1.2, p_max=13.0):
@@ -227,14 +169,6 @@ def check_selection(p, p_max):
             check_number(p_max, "p_max", low=0.0, high=100.0))
 
 
-def lipschitz(A):
-    """``1.001 ||A||_2^2``, ISTA's inverse step (``ValueError`` for a zero ``A``)."""
-    L = 1.001 * float(np.linalg.norm(A, 2)) ** 2
-    if L == 0.0:
-        raise ValueError("A is zero: nothing can be recovered")
-    return L
-
-
 # ----------------------------------------------------------------------------------------
 # internals, shared with ALISTA: a network is a dict of trusted arrays in its dtype,
 # {"X", "n", "dtype", "A" (M, N), "W" (1 or K, M, N), "scale" (K,) or None, "theta" (K,),
@@ -263,44 +197,12 @@ def run_loss_and_grad(net, Y, *, weight_grad):
     return float(squares) / size, gW, g_scale, g_theta
 
 
-def check_batch(X, Y, n_layers, dtype, M, N, K):
-    """``(X, n, dtype)``: ``X`` (B, M) in the dtype (default ``X``'s), ``Y`` (B, N) checked,
-    and the layers to run, 1 to K."""
-    X = np.asarray(X)
-    dtype = (float_dtype(X) if X.dtype.kind == "f" else np.dtype(np.float64)) \
-        if dtype is None else check_dtype(dtype)
-    n = K if n_layers is None else check_int(n_layers, "n_layers", low=1, high=K)
-    X = check_array(X, "X", ndim=2, dtype=dtype)
-    if X.shape[1] != M:
-        raise ValueError(f"X must have shape (B, M) = (B, {M}), got {X.shape}")
-    if Y is not None:
-        if np.shape(Y) != (X.shape[0], N):
-            raise ValueError(f"Y must have shape (B, N) = ({X.shape[0]}, {N}), got "
-                             f"{np.shape(Y)}")
-        check_array(Y, "Y", ndim=2)
-    return X, n, dtype
-
-
 def make_network(X, n, dtype, A, W, scale, theta, p, p_max):
     """The dict of the internals (the arrays float64 and validated)."""
     # (no copies in float64: a step must not copy the parameters it only reads)
     return {"X": X, "n": n, "dtype": dtype, "A": np.ascontiguousarray(A, dtype),
             "W": np.ascontiguousarray(W, dtype), "scale": scale, "theta": theta,
             "sizes": support_sizes(A.shape[1], len(theta), p, p_max)}
-
-
-def _check(params, X, Y, n_layers, p, p_max, dtype):
-    """The validated inputs of a pass, as a dict."""
-    A = check_array(params.A, "params.A", ndim=2, dtype=np.float64)
-    M, N = A.shape
-    theta = check_array(params.theta, "params.theta", ndim=1, dtype=np.float64)
-    K = theta.shape[0]
-    W = check_array(params.W, "params.W", ndim=3, dtype=np.float64)
-    if W.shape[1:] != (M, N) or W.shape[0] not in (1, K):
-        raise ValueError(f"params.W must have shape (K, M, N) = ({K}, {M}, {N}) or (1, {M}, "
-                         f"{N}) (tied), got {W.shape}")
-    X, n, dtype = check_batch(X, Y, n_layers, dtype, M, N, K)
-    return make_network(X, n, dtype, A, W, None, theta, p, p_max)
 
 
 def _forward(net, X, store):

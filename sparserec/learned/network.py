@@ -81,12 +81,8 @@ def loss_and_weight_grads(weights, D, h0, X, Y, n_layers=3, *, dtype=None, outpu
 
     Parameters
     ----------
-    weights : Weights
-        S, V, W1, W and the threshold b (P is not used).
-    D : ndarray of shape (N, N)
-        The output matrix, ``y_hat_t = D h_t``.
-    h0 : ndarray of shape (N,)
-        The code before the first frame.
+    weights, D, h0
+        As in :func:`forward_weights`.
     X, Y, n_layers, dtype
         As in :func:`sparserec.learned.loss_and_grad`.
     output_grad : bool, default=True

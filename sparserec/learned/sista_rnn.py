@@ -261,6 +261,12 @@ class SISTARNN(Network):
     def n_layers(self, params):
         return self.layers
 
+    def per_layer(self, params):
+        # Every layer (SISTA iteration) has the same step and threshold.
+        alpha = float(params.alpha)
+        return {"step 1/alpha": np.full(self.layers, 1 / alpha),
+                "threshold lam1/alpha": np.full(self.layers, float(params.lam1) / alpha)}
+
     def forward(self, params, X, *, depth=None, dtype=None):
         return forward(params, X, depth or self.layers, dtype=dtype)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from sparserec import ista
-from sparserec.learned import alista, lista_cpss
+from sparserec.learned import alista
 from sparserec.learned.alista import ALISTA, ALISTAParams, analytic_weight
-from sparserec.learned.lista_cpss import LISTACPSSParams, support_sizes
+from sparserec.learned.lista_cpss import LISTACPSS, LISTACPSSParams, support_sizes
 
 B, M, N, K = 5, 10, 20, 3
 #: The support selection of most tests: n_k = 2, 4, 5 of the N = 20 entries.
@@ -160,7 +160,7 @@ def test_forward_matches_the_numpy_reference(problem):
     params = _perturbed(A)
     sizes = support_sizes(N, K, P, P_MAX)
     for n in (1, K):
-        out = alista.forward(params, X, n_layers=n, p=P, p_max=P_MAX)
+        out = ALISTA(p=P, p_max=P_MAX).forward(params, X, depth=n)
         np.testing.assert_allclose(out, _reference(params, X, sizes, n)[0], rtol=1e-12,
                                    atol=1e-14)
         assert not out[-1].any()
@@ -171,11 +171,11 @@ def test_it_is_lista_cpss_with_scaled_weights(problem):
     params = _perturbed(A)
     untied = LISTACPSSParams(A=A, W=params.gamma[:, None, None] * params.W,
                              theta=params.theta)
-    np.testing.assert_allclose(alista.forward(params, X, p=P, p_max=P_MAX),
-                               lista_cpss.forward(untied, X, p=P, p_max=P_MAX), rtol=1e-12,
+    np.testing.assert_allclose(ALISTA(p=P, p_max=P_MAX).forward(params, X),
+                               LISTACPSS(p=P, p_max=P_MAX).forward(untied, X), rtol=1e-12,
                                atol=1e-14)
-    loss, grads = alista.loss_and_grad(params, X, Y, p=P, p_max=P_MAX)
-    cpss_loss, cpss_grads = lista_cpss.loss_and_grad(untied, X, Y, p=P, p_max=P_MAX)
+    loss, grads = ALISTA(p=P, p_max=P_MAX).loss_and_grad(params, X, Y)
+    cpss_loss, cpss_grads = LISTACPSS(p=P, p_max=P_MAX).loss_and_grad(untied, X, Y)
     assert loss == pytest.approx(cpss_loss, rel=1e-12)
     np.testing.assert_allclose(grads["gamma"], np.einsum("kmn,mn->k", cpss_grads["W"], params.W),
                                rtol=1e-10)
@@ -189,11 +189,11 @@ def test_every_gradient_matches_central_differences(problem, n_layers, p, centra
     sizes = support_sizes(N, K, p, P_MAX)
     h, zs = _reference(params, X, sizes, n_layers)
     assert _margin(zs, params.theta, sizes) > 1e-4  # away from the kinks and the jumps
-    loss, grads = alista.loss_and_grad(params, X, Y, n_layers=n_layers, p=p, p_max=P_MAX)
+    loss, grads = ALISTA(p=p, p_max=P_MAX).loss_and_grad(params, X, Y, depth=n_layers)
     assert loss == pytest.approx(np.mean((h - Y) ** 2), rel=1e-12)
 
     def mse():
-        out = alista.forward(params, X, n_layers=n_layers, p=p, p_max=P_MAX)
+        out = ALISTA(p=p, p_max=P_MAX).forward(params, X, depth=n_layers)
         return np.mean((out - Y) ** 2)
 
     for name in alista.PARAMETERS:
@@ -257,16 +257,16 @@ def test_bad_inputs_are_refused(problem):
     A, X, Y = problem
     params = _perturbed(A)
     with pytest.raises(ValueError, match=r"X must have shape \(B, M\) = \(B, 10\)"):
-        alista.forward(params, X[:, :5])
+        ALISTA().forward(params, X[:, :5])
     with pytest.raises(ValueError, match=r"Y must have shape \(B, N\) = \(5, 20\)"):
-        alista.loss_and_grad(params, X, Y[:, :3])
+        ALISTA().loss_and_grad(params, X, Y[:, :3])
     bad = params.copy()
     bad.W = bad.W[:, :4]
     with pytest.raises(ValueError, match=r"params.W must have shape \(M, N\) = \(10, 20\)"):
-        alista.forward(bad, X)
+        ALISTA().forward(bad, X)
     bad = params.copy()
     bad.gamma = bad.gamma[:2]
     with pytest.raises(ValueError, match=r"params.gamma must have shape \(K,\) = \(3,\)"):
-        alista.forward(bad, X)
+        ALISTA().forward(bad, X)
     with pytest.raises(ValueError, match="p_max must be a finite number"):
         ALISTA(p_max=-1)

@@ -10,7 +10,7 @@ from scipy import integrate
 from sparserec import amp
 from sparserec.learned import _unfolded_kernels as kernels
 from sparserec.learned import lamp
-from sparserec.learned.lamp import LAMPParams
+from sparserec.learned.lamp import LAMP, LAMPParams
 
 B, M, N, K = 5, 8, 16, 3
 
@@ -85,7 +85,7 @@ def test_initial_lamp_is_amp(problem, tied):
         warnings.simplefilter("ignore")  # tol=0: amp warns that it did not converge
         for n in (1, 2, K):
             expected = amp(X, A, tau=alpha, max_iter=n, tol=0.0, damping=0).h
-            np.testing.assert_allclose(lamp.forward(params, X, n_layers=n), expected,
+            np.testing.assert_allclose(LAMP().forward(params, X, depth=n), expected,
                                        rtol=1e-10, atol=1e-10)
 
 
@@ -98,15 +98,15 @@ def test_every_gradient_matches_finite_differences(problem, denoiser, tied, n_la
     params = _perturbed(A, denoiser, tied)
     if denoiser == "soft":
         assert _distance_to_kinks(params, X, n_layers) > 1e-4  # FD valid
-    loss, grads = lamp.loss_and_grad(params, X, Y, n_layers=n_layers)
-    h = lamp.forward(params, X, n_layers=n_layers)
+    loss, grads = LAMP().loss_and_grad(params, X, Y, depth=n_layers)
+    h = LAMP().forward(params, X, depth=n_layers)
     assert loss == pytest.approx(np.mean((h - Y) ** 2), rel=1e-12)
     eps = 1e-6
     for name in ("B", "theta"):
         a = getattr(params, name)
         assert grads[name].shape == a.shape and grads[name].dtype == np.float64
         numeric = central_differences(
-            lambda: lamp.loss_and_grad(params, X, Y, n_layers=n_layers)[0], a, eps)
+            lambda: LAMP().loss_and_grad(params, X, Y, depth=n_layers)[0], a, eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5,
                                    atol=1e-7 * np.abs(numeric).max(), err_msg=name)
     assert not grads["theta"][n_layers:].any()  # unused layers: exactly zero
@@ -179,11 +179,11 @@ def test_bg_denoiser_limits():
 def test_float32_runs_in_float32_and_agrees(problem, denoiser):
     A, X, Y = problem
     params = _perturbed(A, denoiser, False)
-    h32 = lamp.forward(params, X.astype(np.float32))
+    h32 = LAMP().forward(params, X.astype(np.float32))
     assert h32.dtype == np.float32
-    np.testing.assert_allclose(h32, lamp.forward(params, X), rtol=1e-4, atol=1e-5)
-    loss32, g32 = lamp.loss_and_grad(params, X, Y, dtype=np.float32)
-    loss64, g64 = lamp.loss_and_grad(params, X, Y)
+    np.testing.assert_allclose(h32, LAMP().forward(params, X), rtol=1e-4, atol=1e-5)
+    loss32, g32 = LAMP().loss_and_grad(params, X, Y, dtype=np.float32)
+    loss64, g64 = LAMP().loss_and_grad(params, X, Y)
     assert loss32 == pytest.approx(loss64, rel=1e-4)
     for name in ("B", "theta"):
         assert g32[name].dtype == np.float64
@@ -197,7 +197,7 @@ def test_loss_and_gradients_match_torch_autograd(problem, denoiser, tied):
     torch = pytest.importorskip("torch")
     A, X, Y = problem
     params = _perturbed(A, denoiser, tied)
-    loss, grads = lamp.loss_and_grad(params, X, Y)
+    loss, grads = LAMP().loss_and_grad(params, X, Y)
     t = {name: torch.tensor(getattr(params, name), requires_grad=True)
          for name in ("B", "theta")}
     torch_loss = _torch_loss(torch, t, torch.tensor(A), torch.tensor(X), torch.tensor(Y),
@@ -214,9 +214,9 @@ def test_a_zero_residual_is_floored(problem):
     params = LAMPParams.initial(A, K, denoiser="bg")
     Z = np.zeros_like(X)
     Z[1] = X[1]
-    h = lamp.forward(params, Z)
+    h = LAMP().forward(params, Z)
     assert np.isfinite(h).all() and not h[0].any()
-    loss, grads = lamp.loss_and_grad(params, Z, Y)
+    loss, grads = LAMP().loss_and_grad(params, Z, Y)
     assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
 
 
@@ -224,27 +224,27 @@ def test_bad_inputs_are_refused(problem):
     A, X, Y = problem
     params = LAMPParams.initial(A, K)
     with pytest.raises(ValueError, match=r"X must have shape \(B, M\) = \(B, 8\)"):
-        lamp.forward(params, X[:, :5])
+        LAMP().forward(params, X[:, :5])
     with pytest.raises(ValueError, match=r"Y must have shape \(B, N\) = \(5, 16\)"):
-        lamp.loss_and_grad(params, X, Y[:2])
+        LAMP().loss_and_grad(params, X, Y[:2])
     with pytest.raises(ValueError, match="n_layers must be an integer in"):
-        lamp.forward(params, X, n_layers=K + 1)
+        LAMP().forward(params, X, depth=K + 1)
     bad = params.copy()
     bad.B = bad.B[:2]
     with pytest.raises(ValueError, match=r"params.B must have shape \(K, N, M\) = \(3, 16, 8\)"):
-        lamp.forward(bad, X)
+        LAMP().forward(bad, X)
     bad = params.copy()
     bad.theta = bad.theta[:, :1]
     with pytest.raises(ValueError, match=r"params.theta must have shape \(K, 2\)"):
-        lamp.forward(bad, X)
+        LAMP().forward(bad, X)
     bad = params.copy()
     bad.theta[0, 1] = np.inf
     with pytest.raises(ValueError, match="params.theta contains NaN or Inf"):
-        lamp.forward(bad, X)
+        LAMP().forward(bad, X)
     bad = params.copy()
     bad.denoiser = "hard"
     with pytest.raises(ValueError, match="params.denoiser must be one of 'soft', 'bg'"):
-        lamp.forward(bad, X)
+        LAMP().forward(bad, X)
     with pytest.raises(ValueError, match="denoiser must be one of"):
         LAMPParams.initial(A, K, denoiser="relu")
     with pytest.raises(ValueError, match="sparsity in"):

@@ -7,7 +7,7 @@ import pytest
 
 from sparserec import ista
 from sparserec.learned import lista
-from sparserec.learned.lista import LISTAParams
+from sparserec.learned.lista import LISTA, LISTAParams
 
 B, M, N, K = 5, 8, 16, 3
 
@@ -52,7 +52,7 @@ def test_initial_lista_is_ista(problem):
         warnings.simplefilter("ignore")  # tol=0: ista warns that it did not converge
         for n in (1, K):
             expected = ista(X, A, lam, alpha=L, max_iter=n, tol=0.0).h
-            np.testing.assert_allclose(lista.forward(params, X, n_layers=n), expected,
+            np.testing.assert_allclose(LISTA().forward(params, X, depth=n), expected,
                                        rtol=1e-12, atol=1e-13)
 
 
@@ -63,15 +63,15 @@ def test_every_gradient_matches_finite_differences(problem, n_layers, tied,
     A, X, Y = problem
     params = _perturbed(A, tied=tied)
     assert _pre_activations(params, X, n_layers) > 1e-4  # away from the kinks
-    loss, grads = lista.loss_and_grad(params, X, Y, n_layers=n_layers)
-    h = lista.forward(params, X, n_layers=n_layers)
+    loss, grads = LISTA().loss_and_grad(params, X, Y, depth=n_layers)
+    h = LISTA().forward(params, X, depth=n_layers)
     assert loss == pytest.approx(np.mean((h - Y) ** 2), rel=1e-12)
     eps = 1e-6
     for name in lista.PARAMETERS:
         a = getattr(params, name)
         assert grads[name].shape == a.shape and grads[name].dtype == np.float64
         numeric = central_differences(
-            lambda: lista.loss_and_grad(params, X, Y, n_layers=n_layers)[0], a, eps)
+            lambda: LISTA().loss_and_grad(params, X, Y, depth=n_layers)[0], a, eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6,
                                    atol=1e-8 * np.abs(numeric).max(), err_msg=name)
     assert not grads["theta"][n_layers:].any()  # unused layers: exactly zero
@@ -85,9 +85,9 @@ def test_untied_lista_at_its_start_is_tied_lista(problem):
     A, X, Y = problem
     tied, untied = LISTAParams.initial(A, K), LISTAParams.initial(A, K, tied=False)
     assert tied.S.shape == (1, N, N) and untied.S.shape == (K, N, N) and not untied.tied
-    np.testing.assert_allclose(lista.forward(untied, X), lista.forward(tied, X), rtol=1e-12)
-    g_tied = lista.loss_and_grad(tied, X, Y)[1]["S"]
-    g_untied = lista.loss_and_grad(untied, X, Y)[1]["S"]
+    np.testing.assert_allclose(LISTA().forward(untied, X), LISTA().forward(tied, X), rtol=1e-12)
+    g_tied = LISTA().loss_and_grad(tied, X, Y)[1]["S"]
+    g_untied = LISTA().loss_and_grad(untied, X, Y)[1]["S"]
     np.testing.assert_allclose(g_untied.sum(axis=0), g_tied[0], rtol=1e-10, atol=1e-14)
 
 
@@ -97,18 +97,18 @@ def test_negative_thresholds_act_as_zero(problem):
     params.theta[1] = -0.3
     zero = params.copy()
     zero.theta[1] = 0.0
-    np.testing.assert_array_equal(lista.forward(params, X), lista.forward(zero, X))
-    assert lista.loss_and_grad(params, X, Y)[1]["theta"][1] == 0.0
+    np.testing.assert_array_equal(LISTA().forward(params, X), LISTA().forward(zero, X))
+    assert LISTA().loss_and_grad(params, X, Y)[1]["theta"][1] == 0.0
 
 
 def test_float32_runs_in_float32_and_agrees(problem):
     A, X, Y = problem
     params = _perturbed(A)
-    h32 = lista.forward(params, X.astype(np.float32))
+    h32 = LISTA().forward(params, X.astype(np.float32))
     assert h32.dtype == np.float32
-    np.testing.assert_allclose(h32, lista.forward(params, X), rtol=1e-4, atol=1e-5)
-    loss32, g32 = lista.loss_and_grad(params, X, Y, dtype=np.float32)
-    loss64, g64 = lista.loss_and_grad(params, X, Y)
+    np.testing.assert_allclose(h32, LISTA().forward(params, X), rtol=1e-4, atol=1e-5)
+    loss32, g32 = LISTA().loss_and_grad(params, X, Y, dtype=np.float32)
+    loss64, g64 = LISTA().loss_and_grad(params, X, Y)
     assert loss32 == pytest.approx(loss64, rel=1e-4)
     for name in lista.PARAMETERS:
         assert g32[name].dtype == np.float64
@@ -120,7 +120,7 @@ def test_loss_and_gradients_match_torch_autograd(problem):
     torch = pytest.importorskip("torch")
     A, X, Y = problem
     params = _perturbed(A)
-    loss, grads = lista.loss_and_grad(params, X, Y)
+    loss, grads = LISTA().loss_and_grad(params, X, Y)
     t = {name: torch.tensor(getattr(params, name), requires_grad=True)
          for name in lista.PARAMETERS}
 
@@ -154,30 +154,30 @@ def test_bad_inputs_are_refused(problem):
     A, X, Y = problem
     params = LISTAParams.initial(A, K)
     with pytest.raises(ValueError, match=r"X must have shape \(B, M\) = \(B, 8\)"):
-        lista.forward(params, X[:, :5])
+        LISTA().forward(params, X[:, :5])
     with pytest.raises(ValueError, match="X must have 2 dimensions"):
-        lista.forward(params, X[0])
+        LISTA().forward(params, X[0])
     with pytest.raises(ValueError, match=r"Y must have shape \(B, N\) = \(5, 16\)"):
-        lista.loss_and_grad(params, X, Y[:, :3])
+        LISTA().loss_and_grad(params, X, Y[:, :3])
     with pytest.raises(ValueError, match="n_layers must be an integer in"):
-        lista.forward(params, X, n_layers=K + 1)
+        LISTA().forward(params, X, depth=K + 1)
     with pytest.raises(ValueError, match="n_layers must be an integer in"):
-        lista.loss_and_grad(params, X, Y, n_layers=0)
+        LISTA().loss_and_grad(params, X, Y, depth=0)
     with pytest.raises(ValueError, match="dtype"):
-        lista.forward(params, X, dtype=np.int32)
+        LISTA().forward(params, X, dtype=np.int32)
     bad = params.copy()
     bad.S = bad.S[:, :3]
     with pytest.raises(ValueError, match=r"params.S must have shape \(K, N, N\) = \(3, 16, 16\) "
                                          r"or \(1, 16, 16\)"):
-        lista.forward(bad, X)
+        LISTA().forward(bad, X)
     bad = params.copy()
     bad.theta[1] = np.nan
     with pytest.raises(ValueError, match="params.theta contains NaN or Inf"):
-        lista.forward(bad, X)
+        LISTA().forward(bad, X)
     bad = params.copy()
     bad.B[0, 0] = np.inf
     with pytest.raises(ValueError, match="params.B contains NaN or Inf"):
-        lista.loss_and_grad(bad, X, Y)
+        LISTA().loss_and_grad(bad, X, Y)
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -190,12 +190,12 @@ def test_sparse_products_and_threads_give_the_dense_results(problem, monkeypatch
     params = _perturbed(A, tied=tied)
     params.theta[1:] *= 4  # sparser codes in the later layers: mixed paths
     monkeypatch.setattr(lista, "SPARSE_DENSITY", 0.0)  # BLAS only
-    loss, grads = lista.loss_and_grad(params, X, Y)
-    h = lista.forward(params, X)
+    loss, grads = LISTA().loss_and_grad(params, X, Y)
+    h = LISTA().forward(params, X)
     for density in (0.3, 1.1):
         monkeypatch.setattr(lista, "SPARSE_DENSITY", density)
-        np.testing.assert_allclose(lista.forward(params, X), h, rtol=1e-12, atol=1e-14)
-        other_loss, other = lista.loss_and_grad(params, X, Y)
+        np.testing.assert_allclose(LISTA().forward(params, X), h, rtol=1e-12, atol=1e-14)
+        other_loss, other = LISTA().loss_and_grad(params, X, Y)
         assert other_loss == pytest.approx(loss, rel=1e-12)
         for name in lista.PARAMETERS:
             np.testing.assert_allclose(other[name], grads[name], rtol=1e-10, atol=1e-14)

@@ -84,7 +84,7 @@ def test_initial_without_selection_is_ista(problem, tied):
         warnings.simplefilter("ignore")  # tol=0: ista warns that it did not converge
         for n in (1, K):
             expected = ista(X, A, lam, alpha=L, max_iter=n, tol=0.0).h
-            np.testing.assert_allclose(lista_cpss.forward(params, X, n_layers=n, p=0),
+            np.testing.assert_allclose(LISTACPSS(p=0).forward(params, X, depth=n),
                                        expected, rtol=1e-12, atol=1e-13)
             np.testing.assert_allclose(LISTACPSS(p=0).forward(params, X, depth=n), expected,
                                        rtol=1e-12, atol=1e-13)
@@ -100,7 +100,7 @@ def test_forward_matches_the_numpy_reference(problem, tied):
     for n in (1, K):
         expected, _, masks = _reference(params.A, params.W, params.theta, X, sizes, n)
         assert masks[-1].any()  # the selection acts
-        out = lista_cpss.forward(params, X, n_layers=n, p=P, p_max=P_MAX)
+        out = LISTACPSS(p=P, p_max=P_MAX).forward(params, X, depth=n)
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
         assert not out[-1].any()
 
@@ -123,7 +123,7 @@ def test_exact_ties_go_to_the_lower_index():
         s = -np.sort(-np.abs(z), axis=1)
         ties += np.sum((s[:, n - 1] == s[:, n]) & (s[:, n - 1] > th))
     assert ties >= 5
-    out = lista_cpss.forward(params, X, p=20, p_max=50)
+    out = LISTACPSS(p=20, p_max=50).forward(params, X)
     np.testing.assert_array_equal(out, expected)
 
 
@@ -173,11 +173,11 @@ def test_every_gradient_matches_central_differences(problem, tied, n_layers, p,
     h, zs, masks = _reference(params.A, params.W, params.theta, X, sizes, n_layers)
     assert _margin(zs, params.theta, sizes) > 1e-4  # away from the kinks and the jumps
     assert p == 0 or any(m.any() for m in masks)
-    loss, grads = lista_cpss.loss_and_grad(params, X, Y, n_layers=n_layers, p=p, p_max=P_MAX)
+    loss, grads = LISTACPSS(p=p, p_max=P_MAX).loss_and_grad(params, X, Y, depth=n_layers)
     assert loss == pytest.approx(np.mean((h - Y) ** 2), rel=1e-12)
 
     def mse():
-        out = lista_cpss.forward(params, X, n_layers=n_layers, p=p, p_max=P_MAX)
+        out = LISTACPSS(p=p, p_max=P_MAX).forward(params, X, depth=n_layers)
         return np.mean((out - Y) ** 2)
 
     for name in lista_cpss.PARAMETERS:
@@ -209,9 +209,9 @@ def test_untied_at_its_start_is_tied(problem):
     A, X, Y = problem
     tied, untied = LISTACPSSParams.initial(A, K, tied=True), LISTACPSSParams.initial(A, K)
     assert tied.W.shape == (1, M, N) and untied.W.shape == (K, M, N) and not untied.tied
-    np.testing.assert_array_equal(lista_cpss.forward(untied, X), lista_cpss.forward(tied, X))
-    g_tied = lista_cpss.loss_and_grad(tied, X, Y)[1]["W"]
-    g_untied = lista_cpss.loss_and_grad(untied, X, Y)[1]["W"]
+    np.testing.assert_array_equal(LISTACPSS().forward(untied, X), LISTACPSS().forward(tied, X))
+    g_tied = LISTACPSS().loss_and_grad(tied, X, Y)[1]["W"]
+    g_untied = LISTACPSS().loss_and_grad(untied, X, Y)[1]["W"]
     np.testing.assert_allclose(g_untied.sum(axis=0), g_tied[0], rtol=1e-10, atol=1e-14)
 
 
@@ -221,20 +221,20 @@ def test_negative_thresholds_act_as_zero(problem):
     params.theta[1] = -0.3
     zero = params.copy()
     zero.theta[1] = 0.0
-    np.testing.assert_array_equal(lista_cpss.forward(params, X, p=P),
-                                  lista_cpss.forward(zero, X, p=P))
-    assert lista_cpss.loss_and_grad(params, X, Y, p=P)[1]["theta"][1] == 0.0
+    np.testing.assert_array_equal(LISTACPSS(p=P).forward(params, X),
+                                  LISTACPSS(p=P).forward(zero, X))
+    assert LISTACPSS(p=P).loss_and_grad(params, X, Y)[1]["theta"][1] == 0.0
 
 
 def test_float32_runs_in_float32_and_agrees(problem):
     A, X, Y = problem
     params = _perturbed(A)
-    h32 = lista_cpss.forward(params, X.astype(np.float32), p=P, p_max=P_MAX)
+    h32 = LISTACPSS(p=P, p_max=P_MAX).forward(params, X.astype(np.float32))
     assert h32.dtype == np.float32
-    np.testing.assert_allclose(h32, lista_cpss.forward(params, X, p=P, p_max=P_MAX),
+    np.testing.assert_allclose(h32, LISTACPSS(p=P, p_max=P_MAX).forward(params, X),
                                rtol=1e-4, atol=1e-5)
-    loss32, g32 = lista_cpss.loss_and_grad(params, X, Y, p=P, p_max=P_MAX, dtype=np.float32)
-    loss64, g64 = lista_cpss.loss_and_grad(params, X, Y, p=P, p_max=P_MAX)
+    loss32, g32 = LISTACPSS(p=P, p_max=P_MAX).loss_and_grad(params, X, Y, dtype=np.float32)
+    loss64, g64 = LISTACPSS(p=P, p_max=P_MAX).loss_and_grad(params, X, Y)
     assert loss32 == pytest.approx(loss64, rel=1e-4)
     for name in lista_cpss.PARAMETERS:
         assert g32[name].dtype == np.float64
@@ -252,8 +252,8 @@ def test_threads_give_the_results_of_one(problem, numba_threads):
         results = []
         for threads in (1, numba_threads):
             numba.set_num_threads(threads)
-            results.append((lista_cpss.forward(params, X, p=P),
-                            *lista_cpss.loss_and_grad(params, X, Y, p=P)))
+            results.append((LISTACPSS(p=P).forward(params, X),
+                            *LISTACPSS(p=P).loss_and_grad(params, X, Y)))
         (h1, l1, g1), (h2, l2, g2) = results
         np.testing.assert_array_equal(h1, h2)
         assert l1 == pytest.approx(l2, rel=1e-12)
@@ -268,10 +268,10 @@ def test_the_network_class(problem):
     assert net.TRAINED == ("W", "theta") and net.LAYERED == ("theta", "W")
     params = _perturbed(A)
     assert net.n_layers(params) == K and net.n_parameters(params) == K * (M * N + 1)
-    np.testing.assert_array_equal(net.forward(params, X), lista_cpss.forward(params, X))
+    np.testing.assert_array_equal(net.forward(params, X), LISTACPSS().forward(params, X))
     loss, grads = net.loss_and_grad(params, X, Y, names="theta")
     assert list(grads) == ["theta"]
-    assert loss == lista_cpss.loss_and_grad(params, X, Y)[0]
+    assert loss == LISTACPSS().loss_and_grad(params, X, Y)[0]
     with pytest.raises(ValueError, match="lista-cpss cannot train"):
         net.loss_and_grad(params, X, Y, names=["A"])
     arrays = net.to_arrays(params)
@@ -305,23 +305,23 @@ def test_bad_inputs_are_refused(problem):
     A, X, Y = problem
     params = LISTACPSSParams.initial(A, K)
     with pytest.raises(ValueError, match=r"X must have shape \(B, M\) = \(B, 6\)"):
-        lista_cpss.forward(params, X[:, :5])
+        LISTACPSS().forward(params, X[:, :5])
     with pytest.raises(ValueError, match=r"Y must have shape \(B, N\) = \(5, 20\)"):
-        lista_cpss.loss_and_grad(params, X, Y[:, :3])
+        LISTACPSS().loss_and_grad(params, X, Y[:, :3])
     with pytest.raises(ValueError, match="n_layers must be an integer in"):
-        lista_cpss.forward(params, X, n_layers=K + 1)
+        LISTACPSS().forward(params, X, depth=K + 1)
     with pytest.raises(ValueError, match="dtype"):
-        lista_cpss.forward(params, X, dtype=np.int32)
+        LISTACPSS().forward(params, X, dtype=np.int32)
     with pytest.raises(ValueError, match="p must be a finite number"):
-        lista_cpss.forward(params, X, p=np.nan)
+        LISTACPSS(p=np.nan).forward(params, X)
     bad = params.copy()
     bad.W = bad.W[:2]
     with pytest.raises(ValueError, match=r"params.W must have shape \(K, M, N\) = \(3, 6, 20\) "
                                          r"or \(1, 6, 20\)"):
-        lista_cpss.forward(bad, X)
+        LISTACPSS().forward(bad, X)
     bad = params.copy()
     bad.theta[1] = np.nan
     with pytest.raises(ValueError, match="params.theta contains NaN or Inf"):
-        lista_cpss.forward(bad, X)
+        LISTACPSS().forward(bad, X)
     with pytest.raises(ValueError, match="A is zero"):
         LISTACPSSParams.initial(np.zeros((M, N)), K)
