@@ -1,33 +1,40 @@
-"""LISTA and LAMP: NMSE against layers beside the classical solvers, and training time.
+"""The one-shot learned networks: NMSE against layers beside the classical solvers, the
+worst codes, and training time.
 
-Two parts, on the standard problem of the AMP literature (Borgerding, Schniter and Rangan,
-*AMP-inspired deep networks for sparse linear inverse problems*, IEEE TSP 65(16), 2017):
-A with i.i.d. N(0, 1/M) entries, M = 250, N = 500, Bernoulli-Gaussian codes (nonzero with
-probability 0.1, standard normal values), white noise at SNR 40 dB
+Three parts, on the standard problem of the AMP literature (Borgerding, Schniter and
+Rangan, *AMP-inspired deep networks for sparse linear inverse problems*, IEEE TSP 65(16),
+2017): A with i.i.d. N(0, 1/M) entries, M = 250, N = 500, Bernoulli-Gaussian codes
+(nonzero with probability 0.1, standard normal values), white noise at SNR 40 dB
 (:func:`sparserec.make_bernoulli_gaussian`); NMSE over a test batch of 1000 codes.
 
 ``layers``: test NMSE after 1, 2, ..., K iterations of ISTA, FISTA (both on the lasso that
 AMP's fixed point solves), AMP (default threshold), AMP with the minimax threshold and
 AMP with the MMSE denoiser of the codes' Bernoulli-Gaussian prior (LAMP's two starting
-points), and of LISTA, LAMP with the soft
-threshold (untied) and LAMP with the Bernoulli-Gaussian MMSE denoiser (untied), trained
-layer by layer as in the LAMP paper (the new layer alone at 1e-3, then all layers at 1e-4,
-each stage ending after ``--patience`` epochs without a 0.01 dB gain on 1000 validation
-codes or after ``--max-epochs``; ``--train`` training codes, batches of 100, Adam),
-measured on the test batch at every depth once that depth is trained. (The LAMP paper
+points), and of every network of ``NETWORKS`` (LISTA tied and untied, LAMP with the soft
+threshold and with the Bernoulli-Gaussian MMSE denoiser, LISTA-CPSS, ALISTA), trained
+layer by layer (each stage ending after ``--patience`` epochs without a 0.01 dB gain on
+1000 validation codes or after ``--max-epochs``; ``--train`` training codes, batches of
+100, Adam, each network's learning rates of ``NETWORKS``), measured on the test batch at
+every depth once that depth is trained, with each network's training time and number of
+trained parameters, and the time to compute ALISTA's analytic weight. (The LAMP paper
 trains much longer, on fresh batches of 1000 until 5000 steps bring no gain.) Also
 printed: where the l1 solution lies (AMP run to convergence, "l1 floor"), and the
 published figures that exist in text (see ``PUBLISHED``).
 
-``time``: seconds per training epoch of each network at full depth (``--train`` codes in
+``worst``: the networks trained by ``layers``, on the test codes: the NMSE of the batch
+beside the median, 99th percentile and worst error of single codes.
+
+``time``: seconds per training epoch of LISTA and LAMP at full depth (``--train`` codes in
 batches of 100, Adam), sparserec (hand-written backpropagation, numba kernels) against
 the same network written in PyTorch with autograd, the same data, dtype and number of
 threads; the two losses on one batch are compared first.
 
-Run: ``python benchmarks/bench_unfolded.py layers [--layers 10] [--train 10000]`` (about 35
-minutes on 2 cores; ``--networks ""``: the classical solvers only) and ``python
-benchmarks/bench_unfolded.py time [--train 5000]`` (ten minutes; needs PyTorch, ``pip
-install sparserec[baselines]``; it also times the networks trained by ``layers``).
+Run: ``python benchmarks/bench_unfolded.py layers [--layers 16] [--train 10000]`` (about 55
+minutes on 2 cores; ``--networks ""``: the classical solvers only), ``python
+benchmarks/bench_unfolded.py worst`` (seconds) and ``python benchmarks/bench_unfolded.py
+time [--layers 10] [--train 5000]`` (ten minutes; needs PyTorch, ``pip install
+sparserec[baselines]``; it also times the networks trained by ``layers`` with
+``--layers 10``).
 """
 
 import argparse
@@ -40,7 +47,8 @@ import numpy as np
 
 from sparserec import (ConvergenceWarning, amp, fista, ista, lipschitz_constant,
                        make_bernoulli_gaussian, nmse_db)
-from sparserec.learned import ALISTA, LAMP, LISTA, LISTACPSS, alista, lamp, lista, lista_cpss, train
+from sparserec.learned import (ALISTA, LAMP, LISTA, LISTACPSS, alista, lamp, lista, lista_cpss,
+                               train)
 
 try:
     from benchmarks._common import machine, median_time
@@ -169,16 +177,47 @@ def layers(args):
         plot(paths, floor, args.plot)
 
 
+def worst(args):
+    """Every network trained by ``layers``, on the test codes: the mean NMSE and the
+    worst codes' errors (``||h_hat - h||^2 / ||h||^2`` per code, in dB)."""
+    A, _, _, (X_test, H_test) = standard_problem(args.train)
+    K = args.layers
+    print(f"test codes at {K} layers: NMSE (dB) of the whole batch, and per code: the "
+          f"median, the 99th percentile and the worst")
+    print(f"{'network':14s} {'NMSE':>7s} {'median':>7s} {'99%':>7s} {'worst':>7s}")
+    for name, (network, initial, _) in NETWORKS.items():
+        saved = TRAINED / f"{name}_K{K}.npz"
+        if not saved.exists():
+            print(f"{name:14s} (not trained: run the layers part first)")
+            continue
+        params = _load(initial(A, K), saved)
+        H_hat = network.forward(params, X_test)
+        per_code = 10 * np.log10(np.sum((H_hat - H_test) ** 2, axis=1)
+                                 / np.maximum(np.sum(H_test ** 2, axis=1), 1e-300))
+        print(f"{name:14s} {nmse_db(H_test, H_hat):7.2f} {np.median(per_code):7.2f} "
+              f"{np.percentile(per_code, 99):7.2f} {per_code.max():7.2f}")
+
+
+def _load(params, path):
+    """``params`` with the arrays saved by ``layers``."""
+    with np.load(path, allow_pickle=False) as arrays:
+        for key in arrays.files:
+            setattr(params, key, arrays[key])
+    return params
+
+
 def plot(paths, floor, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, values in paths.items():
-        style = "--" if name in ("ista", "fista", "amp") else "-"
-        ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=name)
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    colors = plt.get_cmap("tab20").colors  # one color each, for up to 20 curves
+    for index, (name, values) in enumerate(paths.items()):
+        style = "-" if name in NETWORKS else "--"  # learned solid, classical dashed
+        ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=name,
+                color=colors[2 * index % 20 + 2 * index // 20])
     ax.axhline(floor, color="grey", lw=0.8, ls=":", label="l1 floor (AMP converged)")
     ax.axhline(PUBLISHED["support oracle (make_lamp_vamp_plots.py)"], color="k", lw=0.8,
                ls=":", label="support oracle (published)")
@@ -266,11 +305,7 @@ def candidates(name, A, K):
     out = [("initial", NETWORKS[name][1](A, K))]
     saved = TRAINED / f"{name}_K{K}.npz"
     if saved.exists():
-        params = NETWORKS[name][1](A, K)
-        with np.load(saved, allow_pickle=False) as arrays:
-            for key in arrays.files:
-                setattr(params, key, arrays[key])
-        out.append(("trained", params))
+        out.append(("trained", _load(NETWORKS[name][1](A, K), saved)))
     return out
 
 
@@ -330,7 +365,7 @@ def torch_epoch(torch, name, params, X, Y, batch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["layers", "time"])
+    parser.add_argument("part", choices=["layers", "worst", "time"])
     parser.add_argument("--layers", type=int, default=None,
                         help="K (default 16 for layers, 10 for time)")
     parser.add_argument("--train", type=int, default=None,
@@ -352,10 +387,10 @@ def main():
     args = parser.parse_args()
     if args.networks is None:
         args.networks = ",".join(NETWORKS if args.part == "layers" else TORCH_NETWORKS)
-    args.layers = args.layers or (16 if args.part == "layers" else 10)
-    if args.part == "layers":
+    args.layers = args.layers or (10 if args.part == "time" else 16)
+    if args.part in ("layers", "worst"):
         args.train = args.train or 10_000
-        layers(args)
+        (layers if args.part == "layers" else worst)(args)
     else:
         args.train = args.train or 5000
         timing(args)
