@@ -354,9 +354,12 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((200, 400)) / np.sqrt(200)
     np.savez(tmp_path / "big.npz", x=rng.standard_normal((3, 2000, 200)), A=A)
+    # (a run started in the background, e.g. under nohup, ignores SIGINT: the command
+    # must start with Ctrl-C's default, as from a terminal)
     process = subprocess.Popen([sys.executable, "-m", "sparserec", "solve", "-m", "ista",
                                 "--max-iter", "100000", "--tol", "0", "big.npz"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
