@@ -176,22 +176,6 @@ def test_bg_denoiser_limits():
 
 
 @pytest.mark.parametrize("denoiser", ["soft", "bg"])
-def test_float32_runs_in_float32_and_agrees(problem, denoiser):
-    A, X, Y = problem
-    params = _perturbed(A, denoiser, False)
-    h32 = LAMP().forward(params, X.astype(np.float32))
-    assert h32.dtype == np.float32
-    np.testing.assert_allclose(h32, LAMP().forward(params, X), rtol=1e-4, atol=1e-5)
-    loss32, g32 = LAMP().loss_and_grad(params, X, Y, dtype=np.float32)
-    loss64, g64 = LAMP().loss_and_grad(params, X, Y)
-    assert loss32 == pytest.approx(loss64, rel=1e-4)
-    for name in ("B", "theta"):
-        assert g32[name].dtype == np.float64
-        np.testing.assert_allclose(g32[name], g64[name], rtol=1e-3,
-                                   atol=1e-3 * np.abs(g64[name]).max())
-
-
-@pytest.mark.parametrize("denoiser", ["soft", "bg"])
 @pytest.mark.parametrize("tied", [False, True])
 def test_loss_and_gradients_match_torch_autograd(problem, denoiser, tied):
     torch = pytest.importorskip("torch")
@@ -223,12 +207,6 @@ def test_a_zero_residual_is_floored(problem):
 def test_bad_inputs_are_refused(problem):
     A, X, Y = problem
     params = LAMPParams.initial(A, K)
-    with pytest.raises(ValueError, match=r"X must have shape \(B, M\) = \(B, 8\)"):
-        LAMP().forward(params, X[:, :5])
-    with pytest.raises(ValueError, match=r"Y must have shape \(B, N\) = \(5, 16\)"):
-        LAMP().loss_and_grad(params, X, Y[:2])
-    with pytest.raises(ValueError, match="n_layers must be an integer in"):
-        LAMP().forward(params, X, depth=K + 1)
     bad = params.copy()
     bad.B = bad.B[:2]
     with pytest.raises(ValueError, match=r"params.B must have shape \(K, N, M\) = \(3, 16, 8\)"):
