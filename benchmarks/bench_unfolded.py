@@ -13,10 +13,11 @@ AMP with the MMSE denoiser of the codes' Bernoulli-Gaussian prior (LAMP's two st
 points), and of every network of ``NETWORKS`` (LISTA tied and untied, LAMP with the soft
 threshold and with the Bernoulli-Gaussian MMSE denoiser, LISTA-CPSS, ALISTA), trained
 layer by layer (each stage ending after ``--patience`` epochs without a 0.01 dB gain on
-1000 validation codes or after ``--max-epochs``; ``--train`` training codes, batches of
-100, Adam, each network's learning rates of ``NETWORKS``), measured on the test batch at
-every depth once that depth is trained, with each network's training time and number of
-trained parameters, and the time to compute ALISTA's analytic weight. (The LAMP paper
+1000 validation codes or after ``--max-epochs``; ``--train`` training codes, drawn fresh
+after every epoch (``--data fixed``: the same codes throughout), batches of 100, Adam,
+each network's learning rates of ``NETWORKS``), measured on the test batch at every depth
+once that depth is trained, with each network's training time and number of trained
+parameters, and the time to compute ALISTA's analytic weight. (The LAMP paper
 trains much longer, on fresh batches of 1000 until 5000 steps bring no gain.) Also
 printed: where the l1 solution lies (AMP run to convergence, "l1 floor"), and the
 published figures that exist in text (see ``PUBLISHED``).
@@ -29,7 +30,7 @@ batches of 100, Adam), sparserec (hand-written backpropagation, numba kernels) a
 the same network written in PyTorch with autograd, the same data, dtype and number of
 threads; the two losses on one batch are compared first.
 
-Run: ``python benchmarks/bench_unfolded.py layers [--layers 16] [--train 10000]`` (about 55
+Run: ``python benchmarks/bench_unfolded.py layers [--layers 16] [--train 10000]`` (about 75
 minutes on 2 cores; ``--networks ""``: the classical solvers only), ``python
 benchmarks/bench_unfolded.py worst`` (seconds) and ``python benchmarks/bench_unfolded.py
 time [--layers 10] [--train 5000]`` (ten minutes; needs PyTorch, ``pip install
@@ -126,9 +127,13 @@ def learned_path(name, A, pairs, val, test, K, args):
         path.append(nmse_db(test[1], network.forward(params, test[0], depth=depth)))
         print(f"  {name} depth {depth}: test NMSE {path[-1]:.2f} dB", flush=True)
 
+    def resample(rng):  # fresh training codes every epoch, of the same model and A
+        return make_bernoulli_gaussian(len(pairs[0]), A, random_state=rng)[:2]
+
     start = time.perf_counter()
     params = initial(A, K)
     result = train(network, params, *pairs, X_val=val[0], Y_val=val[1], layerwise=True,
+                   resample=resample if args.data == "fresh" else None,
                    learning_rate=learning_rate, refinements=refinements or args.refinements,
                    batch_size=100, max_epochs=args.max_epochs, n_iter_no_change=args.patience,
                    tol=0.01, random_state=0, on_depth=on_depth, verbose=args.verbose)
@@ -149,7 +154,9 @@ def layers(args):
     for name in filter(None, args.networks.split(",")):
         paths[name], seconds[name], sizes[name] = learned_path(name, A, pairs, val, test, K,
                                                                args)
-    print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes; test NMSE (dB)")
+    codes = "fresh every epoch" if args.data == "fresh" else "the same every epoch"
+    print(f"\nM=250, N=500, p=0.1, SNR 40 dB; {args.train} training codes, {codes}; "
+          "test NMSE (dB)")
     names = list(paths)
     width = max(10, *map(len, names))
     print("layers " + " ".join(f"{name:>{width}s}" for name in names))
@@ -372,6 +379,8 @@ def main():
                         help="training codes (default 10000 for layers, 5000 for time)")
     parser.add_argument("--networks", default=None,
                         help="default: every network for layers, those in PyTorch for time")
+    parser.add_argument("--data", choices=["fresh", "fixed"], default="fresh",
+                        help="layers: new training codes every epoch, or the same ones")
     parser.add_argument("--patience", type=int, default=2,
                         help="epochs without a 0.01 dB gain that end a stage")
     parser.add_argument("--max-epochs", type=int, default=10, help="per stage")

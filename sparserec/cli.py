@@ -367,7 +367,7 @@ def info(files):
 
 
 def _describe(path):
-    arrays = io.load_npz(path)
+    arrays = io.read_headers(path)
     lines = [f"{path}:"]
     lines += [f"  {name:<12} {str(a.dtype):<9} {a.shape}" for name, a in arrays.items()]
     kind = io.file_kind(arrays)
@@ -842,12 +842,14 @@ def _load_model(path):
 
     if path in PRETRAINED and not Path(path).exists():
         return load_pretrained(path)
-    kind = io.file_kind(io.load_npz(path))  # safe reading first: clear messages
+    kind = io.file_kind(io.read_headers(path))  # safe reading first: clear messages
     if kind != "model":
         raise io.InputError(f"{path}: is {_KINDS[kind]}, not a model; expected a model "
                             "written by sparserec fit")
     try:
         return load_model(path)
+    except io.InputError:
+        raise
     except ValueError as error:
         raise io.InputError(f"{error}; expected a model written by sparserec fit") from None
 

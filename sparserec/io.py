@@ -28,17 +28,21 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ._validation import check_array
 
-__all__ = ["InputError", "load_npz", "read_data", "read_result", "read_model", "file_kind",
-           "check_output", "write_npz", "write_model", "atomic_path", "directory_lock",
-           "digest", "is_complete", "RESULT_KEYS"]
+__all__ = ["InputError", "Header", "load_npz", "read_headers", "read_data", "read_result",
+           "read_model", "file_kind", "check_output", "write_npz", "write_model",
+           "atomic_path", "directory_lock", "digest", "is_complete", "RESULT_KEYS",
+           "DATA_KEYS"]
 
 #: Arrays every complete result file holds.
 RESULT_KEYS = ("h", "y_hat", "n_iter", "converged", "objective", "settings")
+#: The arrays a data file may hold.
+DATA_KEYS = ("x", "A", "D", "F", "y")
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 
@@ -61,8 +65,69 @@ def _fail(path, problem, expected):
     raise InputError(f"{path}: {problem}; expected {expected}")
 
 
-def load_npz(path):
-    """Load every array of an npz file, never unpickling.
+def load_npz(path, names=None):
+    """Load the arrays of an npz file, never unpickling.
+
+    Parameters
+    ----------
+    path : str or path-like
+    names : collection of str, optional
+        The arrays to read: the others are never inflated, so that an archive's unused
+        members cost neither time nor memory. Default: every array.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays (those of ``names`` that the file holds), read completely (so that
+        truncation shows here, not later).
+
+    Raises
+    ------
+    InputError
+        If the path is missing or a directory, the file is not a complete npz archive, or
+        an array holds pickled objects or is not an ``.npy`` member.
+    """
+    read_headers(path)  # refuses a damaged or lying archive before anything is inflated
+    arrays, member = {}, None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for member in archive.files:
+                if names is not None and member not in names:
+                    continue
+                arrays[member] = archive[member]
+                if not isinstance(arrays[member], np.ndarray):
+                    _fail(path, f"member {member!r} is not a .npy array",
+                          "an archive of NumPy arrays")
+    except InputError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            _fail(path, f"array {member!r} holds pickled Python objects (never unpickled)",
+                  "numeric arrays")
+        _fail(path, f"array {member!r} is unreadable ({error})", "a complete .npz archive")
+    except _ARCHIVE_ERRORS as error:
+        where = f"array {member!r}" if member else "archive"
+        _fail(path, f"is truncated or corrupt ({where}: {error})", "a complete .npz archive")
+    return arrays
+
+
+# Deflate cannot compress by more than about 1032:1: a member that claims more is a lie.
+_MAX_DEFLATE_RATIO = 1100
+
+
+class Header(NamedTuple):
+    """What an array's ``.npy`` header declares: enough to tell what a file is."""
+
+    shape: tuple
+    dtype: np.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+
+def read_headers(path):
+    """The arrays of an npz file as their headers declare them, none of them inflated.
 
     Parameters
     ----------
@@ -70,14 +135,13 @@ def load_npz(path):
 
     Returns
     -------
-    dict of str to ndarray
-        The arrays, read completely (so that truncation shows here, not later).
+    dict of str to Header
+        ``shape`` and ``dtype`` (and ``ndim``) of every array, in the file's order.
 
     Raises
     ------
     InputError
-        If the path is missing or a directory, the file is not a complete npz archive, or
-        an array holds pickled objects or is not an ``.npy`` member.
+        If the path is missing or a directory, or the file is not a complete npz archive.
     """
     path = Path(path)
     try:
@@ -100,57 +164,38 @@ def load_npz(path):
     if magic not in _ZIP_MAGIC:
         kind = "a single .npy array" if magic.startswith(b"\x93NUM") else "not a zip archive"
         _fail(path, f"is not an npz file ({kind})", "a NumPy .npz archive (numpy.savez)")
-    _check_archive(path)
-    arrays, member = {}, None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for member in archive.files:
-                arrays[member] = archive[member]
-                if not isinstance(arrays[member], np.ndarray):
-                    _fail(path, f"member {member!r} is not a .npy array",
-                          "an archive of NumPy arrays")
-    except InputError:
-        raise
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            _fail(path, f"array {member!r} holds pickled Python objects (never unpickled)",
-                  "numeric arrays")
-        _fail(path, f"array {member!r} is unreadable ({error})", "a complete .npz archive")
-    except _ARCHIVE_ERRORS as error:
-        where = f"array {member!r}" if member else "archive"
-        _fail(path, f"is truncated or corrupt ({where}: {error})", "a complete .npz archive")
-    return arrays
-
-
-# Deflate cannot compress by more than about 1032:1: a member that claims more is a lie.
-_MAX_DEFLATE_RATIO = 1100
+    return _check_archive(path)
 
 
 def _check_archive(path):
     """Refuse an archive before anything is allocated: one whose members are ambiguous
     (a name twice), or whose sizes, declared in the zip headers and in each array's
-    header, promise more data than the file holds."""
+    header, promise more data than the file holds. Returns the arrays' headers."""
     size = os.path.getsize(path)
+    headers = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            twice = sorted({name for name in names if names.count(name) > 1})
-            if twice:
-                _fail(path, f"holds the member {twice[0]!r} twice (an ambiguous archive)",
-                      "an archive written by numpy.savez")
+            seen = set()
             for info in archive.infolist():
+                if info.filename in seen:
+                    _fail(path, f"holds the member {info.filename!r} twice (an ambiguous "
+                          "archive)", "an archive written by numpy.savez")
+                seen.add(info.filename)
                 limit = (info.compress_size if info.compress_type == zipfile.ZIP_STORED
                          else _MAX_DEFLATE_RATIO * info.compress_size + 1024)
                 if info.header_offset + info.compress_size > size or info.file_size > limit:
                     _fail(path, f"member {info.filename!r} declares more data than the file "
                           "holds", "a complete .npz archive")
-                if info.filename.endswith(".npy"):
-                    with archive.open(info) as member:
-                        _check_npy_header(path, info, member)
+                if not info.filename.endswith(".npy"):
+                    _fail(path, f"member {info.filename!r} is not a .npy array",
+                          "an archive of NumPy arrays")
+                with archive.open(info) as member:
+                    headers[info.filename[:-4]] = _check_npy_header(path, info, member)
     except InputError:
         raise
     except (*_ARCHIVE_ERRORS, ValueError) as error:
         _fail(path, f"is truncated or corrupt (archive: {error})", "a complete .npz archive")
+    return headers
 
 
 def _check_npy_header(path, info, member):
@@ -167,6 +212,7 @@ def _check_npy_header(path, info, member):
     if promised > held:
         _fail(path, f"array {name!r} declares shape {shape} of {dtype} ({promised} bytes) but "
               f"holds {held} bytes", "a complete .npz archive")
+    return Header(tuple(shape), dtype)
 
 
 def _numeric(path, name, a, ndim):
@@ -200,11 +246,12 @@ def read_data(path, *, require_A=True, x_ndim=(2, 3)):
     ------
     InputError
     """
-    arrays = load_npz(path)
+    arrays = load_npz(path, DATA_KEYS)
     if "x" not in arrays:
-        if {"h", "y_hat"} <= arrays.keys():
+        kind = file_kind(read_headers(path))
+        if kind in ("result", "prediction"):
             _fail(path, "is a sparserec result, not data", "an input holding array 'x'")
-        if file_kind(arrays) == "model":
+        if kind == "model":
             _fail(path, "is a sparserec model, not data", "an input holding array 'x'")
         _fail(path, "missing array 'x'", "measurements x of shape (T, M) or (B, T, M)")
     x = _numeric(path, "x", arrays["x"], x_ndim)
@@ -261,17 +308,45 @@ def read_result(path, keys=RESULT_KEYS):
     return arrays, _json(path, "settings", arrays["settings"])
 
 
+# Metadata is small and flat: anything larger or deeper is not ours.
+_MAX_JSON_CHARS = 1_000_000
+_MAX_JSON_DEPTH = 20
+
+
 def _json(path, name, a):
+    """A JSON object stored as a 0-d string array, decoded within size and depth limits."""
     if a.dtype.kind != "U" or a.ndim != 0:
         _fail(path, f"array {name!r} has dtype {a.dtype} and shape {a.shape}",
               "a JSON string (0-d unicode array)")
+    text = a.item()
+    if len(text) > _MAX_JSON_CHARS:
+        _fail(path, f"array {name!r} holds {len(text)} characters of JSON",
+              f"at most {_MAX_JSON_CHARS}")
     try:
-        value = json.loads(a.item())
+        value = json.loads(text)
+    except RecursionError:
+        value = None  # (nested beyond Python's recursion limit)
     except ValueError:
         _fail(path, f"array {name!r} is not valid JSON", "a JSON string")
+    if value is None or _depth(value) > _MAX_JSON_DEPTH:
+        _fail(path, f"array {name!r} is JSON nested too deeply",
+              f"at most {_MAX_JSON_DEPTH} levels")
     if not isinstance(value, dict):
         _fail(path, f"array {name!r} is JSON but not an object", "a JSON object")
     return value
+
+
+def _depth(value):
+    """The nesting depth of decoded JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
 
 
 def file_kind(arrays):
@@ -483,13 +558,26 @@ def read_model(path, formats):
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
     arrays = load_npz(path)
     found = arrays.pop("format", None)
-    if found is None or found.dtype.kind != "U" or found.ndim != 0 or found.item() not in formats:
-        _fail(path, "is not a model of this kind (no 'format' entry naming it)",
+    if found is None or found.dtype.kind != "U" or found.ndim != 0:
+        _fail(path, "is not a model (no 'format' entry naming what it holds)",
+              f"a model of format {' or '.join(map(repr, formats))}")
+    found = found.item()
+    if found not in formats:
+        kind, _, version = found.rpartition("/")
+        known = [known for known in formats if known.rpartition("/")[0] == kind]
+        if known:
+            reads = known[0].rpartition("/")[2]
+            newer = version.isdecimal() and len(version) < 10 and int(version) > int(reads)
+            problem = ("was written by a newer sparserec" if newer
+                       else "has a format version this sparserec cannot read")
+            _fail(path, f"{problem} (format {version[:20]!r} of {kind}; this version reads "
+                  f"{reads})", f"a model of format {reads}, or a sparserec that reads "
+                  f"{version[:20]!r}")
+        _fail(path, f"is a model of another kind (format {found[:80]!r})",
               f"a model of format {' or '.join(map(repr, formats))}")
     if "hyperparameters" not in arrays:
         _fail(path, "missing array 'hyperparameters'", "a model with its hyperparameters")
-    return (found.item(), _json(path, "hyperparameters", arrays.pop("hyperparameters")),
-            arrays)
+    return found, _json(path, "hyperparameters", arrays.pop("hyperparameters")), arrays
 
 
 def is_complete(path):

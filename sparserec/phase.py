@@ -202,8 +202,9 @@ def load_phase_transition(path):
     sparserec.io.InputError
         If the file is not a complete phase-transition file.
     """
-    arrays = io.load_npz(path)
-    missing = [k for k in ("deltas", "rhos", "success", "errors", "settings") if k not in arrays]
+    keys = ("deltas", "rhos", "success", "errors", "settings")
+    arrays = io.load_npz(path, keys)
+    missing = [k for k in keys if k not in arrays]
     if missing:
         raise io.InputError(f"{path}: missing array {missing[0]!r}; expected a phase "
                             "transition written by sparserec phase")

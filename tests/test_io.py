@@ -182,7 +182,7 @@ def test_write_model_and_read_model_round_trip(tmp_path):
     assert hyperparameters == {"n_layers": 3, "learn": ["D"]}
     assert set(arrays) == {"D", "alpha_"}
     np.testing.assert_array_equal(arrays["D"], np.eye(2))
-    with pytest.raises(InputError, match="m.npz: is not a model of this kind .*expected a "
+    with pytest.raises(InputError, match="m.npz: is a model of another kind .*expected a "
                                          "model of format 'sparserec.Other/1'"):
         io.read_model(path, "sparserec.Other/1")
 
@@ -190,9 +190,41 @@ def test_write_model_and_read_model_round_trip(tmp_path):
 def test_read_model_refuses_data_and_a_model_without_hyperparameters(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, **_data())
-    with pytest.raises(InputError, match="d.npz: is not a model of this kind"):
+    with pytest.raises(InputError, match="d.npz: is not a model \\(no .format. entry"):
         io.read_model(path, "sparserec.Test/1")
     path = tmp_path / "m.npz"
     np.savez(path, format=np.array("sparserec.Test/1"), D=np.eye(2))
     with pytest.raises(InputError, match="m.npz: missing array 'hyperparameters'"):
         io.read_model(path, "sparserec.Test/1")
+
+
+def test_load_npz_inflates_only_the_arrays_asked_for(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.ones(3), unused=np.zeros(10))
+    read = []
+    original = np.lib.npyio.NpzFile.__getitem__
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__",
+                        lambda self, key: read.append(key) or original(self, key))
+    assert list(io.load_npz(path, ("x",))) == ["x"]
+    assert read == ["x"]
+    headers = io.read_headers(path)
+    assert headers["unused"].shape == (10,) and headers["unused"].ndim == 1
+    assert read == ["x"]
+
+
+@pytest.mark.parametrize("depth", [21, 1000, 100_000])
+def test_deeply_nested_metadata_is_refused(tmp_path, depth):
+    path = tmp_path / "r.npz"
+    np.savez(path, settings=np.array("[" * depth + "]" * depth))
+    with pytest.raises(io.InputError, match="'settings' is JSON nested too deeply"):
+        io.read_result(path, keys=("settings",))
+
+
+def test_a_model_of_a_newer_format_says_so(tmp_path):
+    path = tmp_path / "m.npz"
+    io.write_model(path, "sparserec.Thing/2", {}, {"w": np.ones(2)})
+    with pytest.raises(io.InputError, match=r"written by a newer sparserec \(format '2' of "
+                       r"sparserec.Thing; this version reads 1\)"):
+        io.read_model(path, "sparserec.Thing/1")
+    with pytest.raises(io.InputError, match="a model of another kind"):
+        io.read_model(path, "sparserec.Other/1")

@@ -118,10 +118,10 @@ def test_save_with_a_named_dictionary(sequences, tmp_path):
 
 @pytest.mark.parametrize("kind, message", [
     ("text", "is not an npz file"),
-    ("npz without format", "is not a model of this kind"),
+    ("npz without format", "is not a model \\(no .format. entry"),
     ("npy", "is not an npz file \\(a single .npy array\\)"),
     ("truncated", "is truncated or corrupt"),
-    ("another model", "is not a model of this kind"),
+    ("another model", "is a model of another kind"),
     ("incomplete", "missing array 'alpha_'"),
 ])
 def test_load_model_rejects_a_file_that_is_not_a_model(sequences, tmp_path, kind, message):

@@ -377,16 +377,21 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
             value = getattr(self, attribute)
             if value is not None:
                 setattr(self, attribute, check_array(value, attribute, dtype=np.float64))
-        M = self.measurement_matrix_.shape[0]
+        self.measurement_matrix_ = check_array(self.measurement_matrix_, "measurement_matrix_",
+                                               ndim=2, dtype=np.float64)
+        M, N = self.measurement_matrix_.shape
         network = self._make_network()
         params = self._params()
         try:
-            network.forward(params, np.zeros((1,) * (network.input_ndim - 1) + (M,)))
+            codes = network.forward(params, np.zeros((1,) * (network.input_ndim - 1) + (M,)))
         except ValueError as error:  # in the names of the fitted attributes
             message = str(error)
             for attribute, field in self._ATTRIBUTES.items():
                 message = message.replace(f"params.{field} ", f"{attribute} ")
             raise ValueError(message) from None
+        if codes.shape[-1] != N:
+            raise ValueError(f"the network gives codes of {codes.shape[-1]} entries, "
+                             f"measurement_matrix_ has N = {N} columns")
         if network.n_layers(params) != self.n_layers:
             raise ValueError(f"the parameters have {network.n_layers(params)} layers, "
                              f"n_layers is {self.n_layers}")
@@ -836,7 +841,8 @@ def load_model(path):
             raise ValueError(f"unknown hyperparameter {sorted(unknown)[0]!r}")
         for key, value in hyperparameters.items():
             if isinstance(value, dict):
-                hyperparameters[key] = arrays[value["__array__"]]
+                name = value["__array__"]
+                hyperparameters[key] = check_array(arrays[name], f"array {name!r}")
             elif isinstance(value, list):
                 hyperparameters[key] = tuple(value)
         model = cls(**hyperparameters)

@@ -271,8 +271,8 @@ def train(network, params, X, Y, *, names=None, X_val=None, Y_val=None, score=No
           layerwise=False, refinements=(0.5, 0.1), optimizer="adam", learning_rate=1e-3,
           batch_size=50, max_epochs=100, max_seconds=None, n_iter_no_change=None, tol=0.0,
           clip_norm=None, guard=True, explode_factor=10.0, dtype=None, random_state=None,
-          clock=time.perf_counter, callback=None, on_depth=None, verbose=False,
-          progress=None):
+          clock=time.perf_counter, callback=None, on_depth=None, resample=None,
+          verbose=False, progress=None):
     """Train any network of the learned mode by mini-batch gradient descent on the MSE.
 
     The one trainer: it takes the network (a :class:`~sparserec.learned.base.Network`),
@@ -346,6 +346,12 @@ def train(network, params, X, Y, *, names=None, X_val=None, Y_val=None, score=No
         (``final_params`` the current parameters); a true value ends the stage.
     on_depth : callable, optional
         Layer-wise: ``on_depth(params, depth)`` once a depth is trained.
+    resample : callable, optional
+        ``resample(rng) -> (X, Y)``: new training pairs, of the shapes of ``X`` and ``Y``,
+        drawn after every epoch with the NumPy generator ``rng`` (seeded by
+        ``random_state``), so that no pair is seen twice. This is training on fresh data
+        from a known model of the signals, as Borgerding, Schniter and Rangan and Chen et
+        al. train their networks: a network with many parameters cannot overfit then.
     verbose : bool, default=False
         Print one line per epoch: loss, validation score, time.
     progress : bool, optional
@@ -369,9 +375,13 @@ def train(network, params, X, Y, *, names=None, X_val=None, Y_val=None, score=No
     show = _Progress(progress, verbose, max_epochs, len(stages))
     total = TrainingResult(params=params.copy(), final_params=params.copy())
     rng = np.random.default_rng(random_state)
+    data = [X, Y]  # the training pairs of the current epoch
+    if resample is not None:
+        callback = _chain(_resampling(resample, data, random_state), callback)
 
     for index, (depth, trained, factor, masks) in enumerate(stages):
         def loss_and_grad(current, batch, depth=depth, masks=masks):
+            X, Y = data
             loss, grads = network.loss_and_grad(current, X[batch], Y[batch], depth=depth,
                                                 names=names, dtype=dtype)
             for name, mask in masks.items():
@@ -400,7 +410,7 @@ def train(network, params, X, Y, *, names=None, X_val=None, Y_val=None, score=No
             n_iter_no_change=n_iter_no_change, tol=tol, clip_norm=clip_norm, guard=guard,
             explode_factor=explode_factor,
             random_state=random_state if len(stages) == 1 else int(rng.integers(2**31)),
-            callback=_chain(show, callback), verbose=verbose, score_format=score_format)
+            callback=_chain(show.epoch, callback), verbose=verbose, score_format=score_format)
         params = result.params
         _append(total, result)
         if layerwise:
@@ -472,9 +482,25 @@ def _project(network, params, variables, start):
     return True
 
 
-def _chain(show, callback):
+def _resampling(resample, data, random_state):
+    """The callback that replaces the training pairs ``data`` with ``resample``'s."""
+    rng = np.random.default_rng(random_state)
+    shapes = [np.shape(array) for array in data]
+
+    def draw(result):
+        pairs = tuple(resample(rng))
+        if [np.shape(array) for array in pairs] != shapes:
+            raise ValueError(f"resample must return X and Y of shapes {shapes[0]} and "
+                             f"{shapes[1]}, got {[np.shape(array) for array in pairs]}")
+        data[:] = pairs
+
+    return draw
+
+
+def _chain(first, callback):
+    """``first(result)``, then ``callback(result)``'s answer."""
     def both(result):
-        show.epoch(result)
+        first(result)
         return callback is not None and callback(result)
     return both
 

@@ -380,3 +380,25 @@ def test_progress_line_on_a_terminal_only(capsys):
     assert err.count("\r") == 2 and "epoch 2/2" in err and "loss" in err
     train(network, start, X, Y, max_epochs=2, random_state=0)  # (not a terminal here)
     assert capsys.readouterr().err == ""
+
+
+def test_resample_trains_on_the_new_pairs_of_every_epoch():
+    network, start, X, Y = _toy_problem()
+    drawn = []
+
+    def resample(rng):  # from the second epoch on, targets of another slope
+        x = rng.standard_normal(X.shape)
+        drawn.append(x)
+        return x, -2.0 * x
+
+    result = train(network, start, X, Y, resample=resample, layerwise=True, refinements=(),
+                   learning_rate=0.05, max_epochs=30, batch_size=50, random_state=0)
+    assert len(drawn) == result.n_epochs == 60
+    assert not np.array_equal(drawn[0], drawn[1])
+    assert result.params.w.sum() + result.params.c[0] == pytest.approx(-2.0, abs=0.05)
+
+
+def test_resample_must_keep_the_shapes():
+    network, start, X, Y = _toy_problem()
+    with pytest.raises(ValueError, match=r"resample must return X and Y of shapes \(200, 1\)"):
+        train(network, start, X, Y, resample=lambda rng: (X[:10], Y[:10]), max_epochs=2)
