@@ -94,10 +94,7 @@ def load_npz(path, names=None):
             for member in archive.files:
                 if names is not None and member not in names:
                     continue
-                arrays[member] = archive[member]
-                if not isinstance(arrays[member], np.ndarray):
-                    _fail(path, f"member {member!r} is not a .npy array",
-                          "an archive of NumPy arrays")
+                arrays[member] = archive[member]  # (only .npy members: read_headers)
     except InputError:
         raise
     except ValueError as error:
@@ -322,15 +319,15 @@ def _json(path, name, a):
     if len(text) > _MAX_JSON_CHARS:
         _fail(path, f"array {name!r} holds {len(text)} characters of JSON",
               f"at most {_MAX_JSON_CHARS}")
+    too_deep = (f"array {name!r} is JSON nested too deeply", f"at most {_MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(text)
-    except RecursionError:
-        value = None  # (nested beyond Python's recursion limit)
+    except RecursionError:  # (nested beyond Python's recursion limit)
+        _fail(path, *too_deep)
     except ValueError:
         _fail(path, f"array {name!r} is not valid JSON", "a JSON string")
-    if value is None or _depth(value) > _MAX_JSON_DEPTH:
-        _fail(path, f"array {name!r} is JSON nested too deeply",
-              f"at most {_MAX_JSON_DEPTH} levels")
+    if _depth(value) > _MAX_JSON_DEPTH:
+        _fail(path, *too_deep)
     if not isinstance(value, dict):
         _fail(path, f"array {name!r} is JSON but not an object", "a JSON object")
     return value
