@@ -1,13 +1,21 @@
 """``python -m sparserec`` and the ``sparserec`` console script."""
 
 import os
+import signal
 import sys
 
 INTERRUPTED = 130
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
-    """Run the command; Ctrl-C at any moment, even while it loads, ends with code 130."""
+    """Run the command; Ctrl-C or SIGTERM at any moment, even while it loads, ends with code
+    130, once the run has removed its temporary files and said what finished."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # (a SIGTERM ignored stays so)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         from .cli import main as run
 

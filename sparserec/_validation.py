@@ -8,6 +8,8 @@ that names the parameter and says what was expected.
 """
 
 import numbers
+from functools import partial
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -18,7 +20,8 @@ MAX_COUNT = 10**9
 __all__ = ["MAX_COUNT", "float_dtype", "check_dtype", "check_array", "check_scale",
            "check_square", "check_int", "check_signal_batch", "check_sparse",
            "check_number", "check_choice", "check_signals", "check_sequences", "check_operators",
-           "check_initial_codes"]
+           "check_initial_codes", "InvalidParameterError", "Rule", "integer", "real", "one_of",
+           "BOOLEAN", "ARRAY", "DTYPE", "RANDOM_STATE", "check_parameters", "short_repr"]
 
 
 def float_dtype(a):
@@ -30,7 +33,7 @@ def check_dtype(dtype, name="dtype"):
     """``dtype`` as a NumPy dtype, which must be float32 or float64."""
     try:
         dtype = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):  # (a tuple is a structured dtype to NumPy)
         raise TypeError(f"{name} must be 'float32' or 'float64', got {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype}")
@@ -66,8 +69,15 @@ def check_array(a, name, *, ndim=None, dtype=None):
                              f"got shape {a.shape}")
     if a.size == 0:
         raise ValueError(f"{name} is empty (shape {a.shape})")
-    a = np.ascontiguousarray(a, dtype=float_dtype(a) if dtype is None else dtype)
+    source = a
+    with np.errstate(over="ignore"):  # an overflowing cast is reported below, in words
+        a = np.ascontiguousarray(a, dtype=float_dtype(a) if dtype is None else dtype)
     if not np.isfinite(a).all():
+        if a.dtype != source.dtype and np.isfinite(source).all():
+            peak = float(np.abs(source).max())
+            raise ValueError(f"{name} is finite in {source.dtype} but overflows {a.dtype} "
+                             f"(max |{name}| = {peak:.3g}); expected {name} rescaled, or "
+                             f"a wider dtype")
         raise ValueError(f"{name} contains NaN or Inf")
     return a
 
@@ -217,3 +227,109 @@ def check_initial_codes(h, B, N, dtype, name, single):
     elif h.shape != expected:
         raise ValueError(f"{name} must have shape {expected}, got {h.shape}")
     return np.array(h.reshape(B, N), dtype=dtype, order="C")
+
+
+# ----------------------------------------------------------------------------------------
+# the hyperparameters of the estimators, declared once per class (scikit-learn's
+# ``_parameter_constraints``): {name: [rule, ...]}, None among the rules allowing None
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyperparameter outside its domain (a ``ValueError`` and a ``TypeError``, as
+    scikit-learn's, whichever kind of mistake it is)."""
+
+
+class Rule(NamedTuple):
+    """One kind of value a hyperparameter may take.
+
+    ``check(value, name)`` raises ``TypeError`` or ``ValueError``, naming ``name``, when
+    ``value`` is not of this kind; ``description`` says the kind in words.
+    """
+
+    check: Callable
+    description: str
+
+
+def integer(low=0, high=MAX_COUNT):
+    """An integer in ``[low, high]``."""
+    return Rule(partial(check_int, low=low, high=high), f"an integer in [{low}, {high}]")
+
+
+def real(low=None, high=None, *, low_open=False, high_open=False):
+    """A finite number in an interval (``low_open``, ``high_open`` exclude the bounds)."""
+    return Rule(partial(check_number, low=low, high=high, low_open=low_open,
+                        high_open=high_open),
+                "a finite number" + _interval(low, high, low_open, high_open))
+
+
+def one_of(*choices):
+    """One of the strings ``choices``."""
+    return Rule(lambda value, name: check_choice(value, name, choices),
+                ("one of " if len(choices) > 1 else "") + ", ".join(map(repr, choices)))
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {short_repr(value)}")
+
+
+def _check_array_like(value, name):
+    if value is None:
+        raise ValueError(f"{name} is required")
+    if isinstance(value, str) or np.asarray(value, dtype=object).ndim == 0:
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}")
+
+
+def _check_seed(value, name):
+    if not (isinstance(value, np.random.RandomState) or value is None
+            or (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                and 0 <= value < 2**32)):
+        raise ValueError(f"{name} must be an integer in [0, 2**32), a numpy RandomState or "
+                         f"None, got {short_repr(value)}")
+
+
+BOOLEAN = Rule(_check_bool, "True or False")
+#: An array of numbers (its values, shape and finiteness are checked with the data).
+ARRAY = Rule(_check_array_like, "an array of numbers")
+DTYPE = Rule(lambda value, name: check_dtype(value, name), "'float32' or 'float64'")
+RANDOM_STATE = Rule(_check_seed, "an integer seed, a numpy RandomState or None")
+
+
+def check_parameters(estimator):
+    """Check every hyperparameter of ``estimator`` against its class's rules.
+
+    Parameters
+    ----------
+    estimator : object
+        With ``_parameter_constraints``, a dict of every hyperparameter's name to the list
+        of its :class:`Rule` (None in the list allows None).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first hyperparameter outside its domain, and the domain.
+    """
+    for name, rules in estimator._parameter_constraints.items():
+        value = getattr(estimator, name)
+        if value is None and None in rules:
+            continue
+        kinds = [rule for rule in rules if rule is not None]
+        errors = []
+        for rule in kinds:
+            try:
+                rule.check(value, name)
+                break
+            except (TypeError, ValueError) as error:
+                errors.append(error)
+        else:
+            if len(kinds) == 1:  # its own message says more (the bound that was missed)
+                raise InvalidParameterError(str(errors[0])) from None
+            domain = [rule.description for rule in kinds] + ["None"] * (None in rules)
+            raise InvalidParameterError(f"{name} must be {', or '.join(domain)}; got "
+                                        f"{short_repr(value)}") from None
+
+
+def short_repr(value):
+    """``repr(value)``, cut short: an array's repr can fill a screen."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ._validation import check_array
 from ._version import __version__
 from .matrices import make_dictionary
 from .metrics import psnr, snr
@@ -135,7 +136,10 @@ def solve_arrays(data, method, options, source="input"):
     """
     solver = SOLVERS[method]
     dtype = np.dtype(options["dtype"])
-    x, A = data["x"].astype(dtype), data["A"].astype(dtype)
+    try:
+        x, A = (check_array(data[name], name, dtype=dtype) for name in "xA")
+    except ValueError as error:  # finite in the file's precision, not in the one asked for
+        raise io.InputError(f"{source}: {error}") from None
     lead, (M, N) = x.shape[:-1], A.shape
     D = data.get("D")
     if options.get("dictionary"):
@@ -150,8 +154,7 @@ def solve_arrays(data, method, options, source="input"):
             raise io.InputError(f"{source}: array {name!r} is given but method {method!r} "
                                 f"does not use it; expected a method that does, or no {name}")
     kwargs = {key: options[key] for key in solver.options if key in options}
-    kwargs.update({k: None if v is None else v.astype(dtype) for k, v in operators.items()
-                   if k in solver.options})
+    kwargs.update({k: v for k, v in operators.items() if k in solver.options})
     try:
         result = solver.function(x if solver.sequential else x.reshape(-1, M), A, **kwargs)
     except (ValueError, TypeError, FloatingPointError) as error:  # the solver refused it
@@ -213,6 +216,8 @@ def solve_file(task):
             _fill_counts(report, arrays)
     except io.InputError as error:
         report.message = str(error)
+    except OSError as error:  # the input or output path: not a bug, the run goes on
+        report.message = str(io.path_error(error, task.input))
     except Exception as error:  # a bug: keep the batch going, keep the traceback
         report.message = f"{task.input}: internal error: {type(error).__name__}: {error}"
         report.internal = True
@@ -430,11 +435,30 @@ def local_client(n_workers):
         log.setLevel(level)
 
 
+def _check_address(address):
+    """Refuse a malformed address before a client is made: distributed's client, given
+    one, fails late (after seconds) and leaves threads behind."""
+    from distributed.comm import parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address, strict=False)
+        host, port = get_backend(scheme).get_address_host_port(location)
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is not in [1, 65535]")
+    except NotImplementedError:  # (an in-process address: nothing to check)
+        pass
+    except ValueError as error:
+        raise io.InputError(f"{address}: not a scheduler address ({error}); expected an "
+                            "address like tcp://host:8786") from None
+
+
 @contextmanager
 def connect(address, timeout=4):
     """A client of the running Dask scheduler at ``address`` (e.g. tcp://host:8786), or an
     :class:`~sparserec.io.InputError` after ``timeout`` seconds."""
     distributed = _distributed()
+    _check_address(address)
     try:
         client = distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError) as error:

@@ -38,9 +38,11 @@ class _Group(click.Group):
         debug = ctx.params.get("debug", False)
         try:
             return super().invoke(ctx)
-        except io.InputError as error:
+        except (io.InputError, OSError) as error:  # an OSError: on a path the user gave
             if debug:
                 traceback.print_exc()
+            if isinstance(error, OSError):
+                error = io.path_error(error)
             command = self.get_command(ctx, ctx.invoked_subcommand or "")
             click.echo(f"error: {_as_flags(str(error), command)}", err=True)
             ctx.exit(2)

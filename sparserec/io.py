@@ -15,6 +15,7 @@ The formats (docs/cli.rst describes them for users):
   hyperparameters.
 """
 
+import errno
 import fcntl
 import glob
 import hashlib
@@ -36,7 +37,7 @@ from ._validation import check_array
 
 __all__ = ["InputError", "Header", "load_npz", "read_headers", "read_data", "read_result",
            "read_model", "file_kind", "check_output", "write_npz", "write_model",
-           "atomic_path", "directory_lock", "digest", "is_complete", "RESULT_KEYS",
+           "atomic_path", "directory_lock", "digest", "is_complete", "path_error", "RESULT_KEYS",
            "DATA_KEYS"]
 
 #: Arrays every complete result file holds.
@@ -63,6 +64,41 @@ class InputError(ValueError):
 
 def _fail(path, problem, expected):
     raise InputError(f"{path}: {problem}; expected {expected}")
+
+
+# What a path needs, by the operating system's reason for refusing it.
+_PATH_NEEDS = {
+    errno.ENOENT: "an existing path",
+    errno.ENOTDIR: "every parent of the path to be a directory",
+    errno.EISDIR: "a file, not a directory",
+    errno.EACCES: "a path you have permission to use",
+    errno.EPERM: "a path you have permission to use",
+    errno.EROFS: "a location on a writable file system",
+    errno.ENAMETOOLONG: "a shorter path (at most 255 bytes per name)",
+    errno.ENOSPC: "free space on its device",
+    errno.EDQUOT: "free space in your disk quota",
+    errno.ELOOP: "a path without a loop of symbolic links",
+}
+
+
+def path_error(error, path=None):
+    """The :class:`InputError` for an :class:`OSError` on a path a user gave (or chose).
+
+    Parameters
+    ----------
+    error : OSError
+    path : str or path-like, optional
+        The path to name when the error does not carry one.
+
+    Returns
+    -------
+    InputError
+        One line: the path, the system's reason and what the path needs.
+    """
+    name = error.filename if error.filename is not None else path
+    reason = (error.strerror or str(error)).lower()
+    needs = _PATH_NEEDS.get(error.errno, "a path sparserec can read and write")
+    return InputError(f"{name}: {reason}; expected {needs}")
 
 
 def load_npz(path, names=None):
@@ -146,7 +182,7 @@ def read_headers(path):
     except FileNotFoundError:
         _fail(path, "no such file", "an existing .npz file")
     except OSError as error:
-        _fail(path, f"cannot be read ({error.strerror})", "a readable .npz file")
+        raise path_error(error, path) from None
     if stat.S_ISDIR(mode):
         _fail(path, "is a directory", "an .npz file")
     if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
@@ -155,7 +191,7 @@ def read_headers(path):
         with open(path, "rb") as file:
             magic = file.read(4)
     except OSError as error:
-        _fail(path, f"cannot be read ({error.strerror})", "a readable .npz file")
+        raise path_error(error, path) from None
     if not magic:
         _fail(path, "is empty (0 bytes)", "a NumPy .npz archive")
     if magic not in _ZIP_MAGIC:

@@ -14,7 +14,36 @@ __all__ = ["snr", "psnr", "nmse_db", "support_recovery", "SupportScores"]
 def nmse_db(y_true, y_pred, axis=None):
     """Normalised mean squared error in dB, ``10 log10(||y_pred - y_true||^2 / ||y_true||^2)``.
 
-    Lower is better; -20 dB means an error energy of 1% of the signal energy.
+    Lower is better; -20 dB means an error energy of 1% of the signal energy. An exact
+    recovery scores ``-inf``, also of a zero ``y_true``; any error on a zero ``y_true``
+    scores ``+inf``. It is never NaN for finite input, and warns of nothing.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of the same shape
+    axis : int or tuple of int, optional
+        Axes to sum over; default all (one number).
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> float(nmse_db([10.0, 0.0], [11.0, 0.0]))
+    -20.0
+    >>> float(nmse_db([0.0, 0.0], [0.0, 0.0]))
+    -inf
+    """
+    return -snr(y_true, y_pred, axis=axis)
+
+
+def snr(y_true, y_pred, axis=None):
+    """Signal-to-noise ratio of the recovery in dB.
+
+    ``10 log10(||y_true||^2 / ||y_pred - y_true||^2)``: higher is better; it is
+    ``-nmse_db``. An exact recovery scores ``+inf``, also of a zero ``y_true``; any error
+    on a zero ``y_true`` scores ``-inf``.
 
     Parameters
     ----------
@@ -27,32 +56,14 @@ def nmse_db(y_true, y_pred, axis=None):
     float or ndarray
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    error = np.sum((y_pred - y_true) ** 2, axis=axis)
-    energy = np.sum(y_true**2, axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 10 * np.log10(error / energy)
-
-
-def snr(y_true, y_pred, axis=None):
-    """Signal-to-noise ratio of the recovery in dB.
-
-    ``10 log10(||y_true||^2 / ||y_pred - y_true||^2)``: higher is better; it is ``-nmse_db``.
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like of the same shape
-    axis : int or tuple of int, optional
-        Axes to sum over; default all (one number).
-
-    Returns
-    -------
-    float or ndarray
-    """
-    return -nmse_db(y_true, y_pred, axis=axis)
+    return _db(np.sum(y_true**2, axis=axis), np.sum((y_pred - y_true) ** 2, axis=axis))
 
 
 def psnr(y_true, y_pred, data_range=None, axis=None):
     """Peak signal-to-noise ratio in dB, ``10 log10(data_range^2 / MSE)``.
+
+    An exact recovery scores ``+inf``; any error on a constant ``y_true`` (range 0)
+    scores ``-inf`` unless ``data_range`` is given.
 
     Parameters
     ----------
@@ -70,9 +81,16 @@ def psnr(y_true, y_pred, data_range=None, axis=None):
     y_true, y_pred = _pair(y_true, y_pred)
     if data_range is None:
         data_range = float(y_true.max() - y_true.min())
-    mse = np.mean((y_pred - y_true) ** 2, axis=axis)
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(data_range**2 / mse)
+    return _db(data_range**2, np.mean((y_pred - y_true) ** 2, axis=axis))
+
+
+def _db(signal, noise):
+    """``10 log10(signal / noise)``, with no noise scoring ``+inf`` whatever the signal."""
+    signal, noise = np.broadcast_arrays(np.asarray(signal, float), np.asarray(noise, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = 10 * np.log10(signal / noise)
+    ratio = np.where(noise == 0, np.inf, ratio)
+    return ratio[()] if ratio.ndim == 0 else ratio
 
 
 class SupportScores(NamedTuple):

@@ -209,9 +209,18 @@ def load_phase_transition(path):
         raise io.InputError(f"{path}: missing array {missing[0]!r}; expected a phase "
                             "transition written by sparserec phase")
     settings = io._json(path, "settings", arrays["settings"])
-    n, solver = settings.pop("n"), settings.pop("solver")
-    return PhaseTransition(arrays["deltas"], arrays["rhos"], arrays["success"],
-                           arrays["errors"], int(n), solver, settings)
+    n, solver = settings.pop("n", None), settings.pop("solver", None)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not isinstance(solver, str):
+        raise io.InputError(f"{path}: settings lack a signal length 'n' (a positive integer) "
+                            "or a 'solver' name; expected a phase transition written by "
+                            "sparserec phase")
+    deltas, rhos, success, errors = (arrays[k] for k in keys[:4])
+    grid = (deltas.size, rhos.size)
+    if (deltas.ndim, rhos.ndim, success.shape, errors.shape[:2]) != (1, 1, grid, grid):
+        raise io.InputError(f"{path}: arrays of shapes deltas {deltas.shape}, rhos "
+                            f"{rhos.shape}, success {success.shape}, errors {errors.shape}; "
+                            "expected (d,), (r,), (d, r) and (d, r, trials)")
+    return PhaseTransition(deltas, rhos, success, errors, n, solver, settings)
 
 
 def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20,

@@ -7,6 +7,7 @@ property test that generates hostile files and option sets (a quick run by defau
 longer one marked slow).
 """
 
+import errno
 import hashlib
 import io as bytes_io
 import json
@@ -244,6 +245,25 @@ def test_a_model_file_is_verified_on_load(tmp_path, changes, fragment, invoke):
     assert not (tmp_path / "x_predict.npz").exists()
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**13) | st.floats() | st.text(max_size=8)
+    | st.fixed_dictionaries({"__array__": st.sampled_from(["param_x", "alpha_", "nope"])}),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=4), children, max_size=3), max_leaves=6)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(sparserec.SISTARegressor().get_params())), value=_JSON)
+def test_any_stored_hyperparameter_is_loaded_or_refused_in_one_line(tmp_path, invoke, name,
+                                                                   value):
+    _model(tmp_path, hyperparameters={name: value})
+    for args in (["predict", "--model", "model.npz", "x.npz", "--force"], ["info", "model.npz"]):
+        result = invoke(*args, cwd=tmp_path)
+        if result.exit_code != 0:
+            _one_line_error(result)
+
+
 def test_fit_refuses_to_save_a_model_that_diverged(tmp_path, invoke):
     data = _data(lead=(6, 3))
     np.savez(tmp_path / "train.npz", **data)
@@ -322,11 +342,44 @@ def test_unreadable_archives_are_refused_before_anything_is_allocated(tmp_path, 
     (["-o", "missing/out.npz"], "does not exist"),
     (["-o", "in.npz/out.npz"], "is not a directory"),
     (["--out-dir", "in.npz"], "not a directory"),
+    (["--out-dir", "in.npz/sub"], "in.npz/sub: not a directory; expected every parent"),
+    (["-o", "a" * 300 + ".npz"], "file name too long; expected a shorter path"),
+    (["--out-dir", "a" * 300], "file name too long; expected a shorter path"),
 ])
 def test_impossible_output_locations(tmp_path, args, fragment, invoke):
     np.savez(tmp_path / "in.npz", **_data())
     result = invoke("solve", "in.npz", *args, cwd=tmp_path)
     assert fragment in _one_line_error(result)
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.EACCES, "permission denied; expected a path you have permission to use"),
+    (errno.EROFS, "read-only file system; expected a location on a writable file system"),
+])
+def test_an_output_directory_the_system_refuses(tmp_path, code, expected, invoke,
+                                                monkeypatch):
+    # (the tests run as root, whom chmod does not stop: the refusal is the system's)
+    def refuse(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code), str(self))
+
+    np.savez(tmp_path / "in.npz", **_data())
+    monkeypatch.setattr("pathlib.Path.mkdir", refuse)
+    line = _one_line_error(invoke("solve", "in.npz", "--out-dir", "ro/sub", cwd=tmp_path))
+    assert line == f"error: ro/sub: {expected}"
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.text(st.sampled_from("ab.-_ é"), min_size=1, max_size=300),
+                      min_size=1, max_size=3))
+def test_any_output_path_is_written_or_refused_in_one_line(tmp_path, invoke, names):
+    np.savez(tmp_path / "in.npz", **_data())
+    output = os.path.join(*names) + ".npz"
+    result = invoke("solve", "in.npz", "-o", output, cwd=tmp_path)
+    if result.exit_code == 0:
+        assert "h" in np.load(tmp_path / output)
+    else:
+        _one_line_error(result)
 
 
 def test_a_zero_matrix_is_refused_by_amp(tmp_path, invoke):
@@ -336,6 +389,26 @@ def test_a_zero_matrix_is_refused_by_amp(tmp_path, invoke):
 
 # ----------------------------------------------------------------------------------------
 # 8. the smaller findings
+
+
+@pytest.mark.parametrize("method", ["lasso", "sista"])
+def test_zero_signals_score_infinity_without_a_warning(tmp_path, method, invoke):
+    np.savez(tmp_path / "zero.npz", x=np.zeros((1, 2, M)), A=_data()["A"],
+             y=np.zeros((1, 2, N)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy warning would reach the user
+        result = invoke("solve", "-m", method, "zero.npz", cwd=tmp_path)
+    assert result.exit_code == 0 and "SNR inf dB" in result.output, result.output
+    assert "warning" not in result.stderr.lower()
+    with np.load(tmp_path / f"zero_{method}.npz") as out:
+        assert out["snr_db"] == np.inf and out["psnr_db"] == np.inf
+
+
+def test_data_beyond_float32_is_refused_for_the_precision_not_the_file(tmp_path, invoke):
+    np.savez(tmp_path / "big.npz", x=np.full((3, M), 1e40), A=_data()["A"])
+    line = _one_line_error(invoke("solve", "big.npz", "--dtype", "float32", cwd=tmp_path))
+    assert line.startswith("error: big.npz: x is finite in float64 but overflows float32")
+    assert invoke("solve", "big.npz", cwd=tmp_path).exit_code == 0  # float64: fine
 
 
 def test_a_rerun_redoes_an_output_whose_input_changed(tmp_path, invoke):
@@ -366,6 +439,16 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip() == "interrupted"
     assert not list(tmp_path.glob("*ista*")) and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://", "xyz://a:1", "tcp://[::1",
+                                     "tcp://127.0.0.1:99999"])
+def test_a_malformed_scheduler_address_is_refused(tmp_path, address, invoke):
+    pytest.importorskip("distributed")
+    np.savez(tmp_path / "d.npz", **_data())
+    line = _one_line_error(invoke("solve", "d.npz", "--scheduler", address, cwd=tmp_path))
+    assert line.startswith(f"error: {address}: not a scheduler address (")
+    assert line.endswith("expected an address like tcp://host:8786")
 
 
 def test_an_unreachable_scheduler_fails_within_five_seconds(tmp_path, invoke):
@@ -528,6 +611,25 @@ def test_ctrl_c_at_any_moment_prints_one_line(tmp_path, delay):
     code, lines = _ctrl_c(process)
     assert code == 130
     assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    command = _long_runs(tmp_path, 1)
+    (tmp_path / "w0.npz").rename(tmp_path / "w9.npz")  # solved second, for minutes
+    np.savez(tmp_path / "w0.npz", **_data())  # solved at once
+    process = _start(command, tmp_path)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out" / "w0_ista.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    lines = [line for line in stderr.splitlines() if line.strip() and line != "ista"]
+    assert process.returncode == 130
+    assert lines == ["interrupted: 1 of 2 files finished; run the same command again to do "
+                     "the rest"], stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".sparserec.lock",
+                                                                   "w0_ista.npz"]
 
 
 @pytest.mark.slow

@@ -2,10 +2,13 @@
 
 import os
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sparserec import io
 from sparserec.io import InputError
@@ -228,3 +231,82 @@ def test_a_model_of_a_newer_format_says_so(tmp_path):
         io.read_model(path, "sparserec.Thing/1")
     with pytest.raises(io.InputError, match="a model of another kind"):
         io.read_model(path, "sparserec.Other/1")
+
+
+def _npy_bytes(array):
+    import io as bytes_io
+
+    buffer = bytes_io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@st.composite
+def _archives(draw):
+    """An archive of any layout: members named, sized and compressed at random, each a
+    valid array, a cut one, one whose header lies, or bytes."""
+    members = []
+    for _ in range(draw(st.integers(0, 6))):
+        name = draw(st.sampled_from(["x.npy", "A.npy", "y.npy", "x.npy", "z", "dir/x.npy",
+                                     ".npy", "x.npy/"]))
+        array = np.zeros(draw(st.sampled_from([(0,), (3,), (4, 6), (2, 3, 4), (10_000,)])))
+        content = _npy_bytes(array.astype(draw(st.sampled_from(["f8", "f4", "i1", "U2"]))))
+        kind = draw(st.sampled_from(["valid", "cut", "lying", "bytes"]))
+        if kind == "cut":
+            content = content[:draw(st.integers(0, len(content) - 1))]
+        elif kind == "lying":  # the header promises far more than the member holds
+            content = content.replace(b"'shape': (", b"'shape': (99999999, ", 1)
+        elif kind == "bytes":
+            content = draw(st.binary(max_size=200))
+        members.append((name, content, draw(st.sampled_from([zipfile.ZIP_STORED,
+                                                             zipfile.ZIP_DEFLATED]))))
+    return members
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=_archives())
+def test_any_archive_layout_is_read_or_refused_in_words(tmp_path, members):
+    path = tmp_path / "a.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, content, compression in members:
+                archive.writestr(name, content, compress_type=compression)
+    for read in (io.read_headers, io.load_npz, io.read_data):
+        try:
+            read(path)
+        except InputError as error:
+            assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(0, 3000), opener=st.sampled_from(["[", '{"a": ']))
+def test_metadata_of_any_depth_is_decoded_or_refused(tmp_path, depth, opener):
+    closer = "]" if opener == "[" else "}"
+    path = tmp_path / "r.npz"
+    np.savez(path, settings=np.array('{"v": ' + opener * depth + "1" + closer * depth + "}"))
+    if depth + 2 <= io._MAX_JSON_DEPTH:  # (the object, the openers, the number)
+        _, decoded = io.read_result(path, keys=("settings",))
+        assert "v" in decoded
+    else:
+        with pytest.raises(InputError, match="'settings' is JSON nested too deeply"):
+            io.read_result(path, keys=("settings",))
+
+
+def test_memory_is_bounded_by_the_arrays_used_not_by_an_unused_member(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    np.savez(path, **_data())
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("unused.npy", _npy_bytes(np.zeros(25_000_000, np.float32)))
+    assert path.stat().st_size < 1_000_000  # 100 MB inflated
+    tracemalloc.start()
+    try:
+        data = io.read_data(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert set(data) == {"x", "A", "y"} and peak < 5_000_000

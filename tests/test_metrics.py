@@ -38,3 +38,16 @@ def test_support_recovery_counts_hits_and_exact_supports():
 def test_metrics_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="shapes differ"):
         snr(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.filterwarnings("error")  # a NumPy warning here would reach a user
+def test_scores_of_a_zero_truth_are_defined_and_silent():
+    zero = np.zeros(4)
+    assert snr(zero, zero) == np.inf and psnr(zero, zero) == np.inf
+    assert nmse_db(zero, zero) == -np.inf
+    assert snr(zero, zero + 0.1) == -np.inf and nmse_db(zero, zero + 0.1) == np.inf
+    assert psnr(zero, zero + 0.1) == -np.inf
+    assert psnr(zero, zero + 0.1, data_range=1.0) == pytest.approx(20.0)
+    y = np.array([[0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(snr(y, y, axis=1), [np.inf, np.inf])
+    np.testing.assert_allclose(snr(y, y + [[0.0, 0.0], [0.1, 0.0]], axis=1), [np.inf, 20.0])

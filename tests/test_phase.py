@@ -1,6 +1,8 @@
 """Tests of the empirical phase diagrams (sparserec.phase); the l1 theory is
 tests/test_theory.py's."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,18 @@ def test_empirical_half_success_curve_is_within_005_of_theory(solver, n_trials):
     theory = donoho_tanner_rho([0.25, 0.5, 0.75])
     print(f"{solver}: empirical {np.round(empirical, 3)}, theory {np.round(theory, 3)}")
     assert np.all(np.abs(np.array(empirical) - theory) <= 0.05)
+
+
+@pytest.mark.parametrize("settings, shapes, fragment", [
+    ('{"solver": "amp"}', {}, "settings lack a signal length 'n'"),
+    ('{"n": "many", "solver": "amp"}', {}, "settings lack a signal length 'n'"),
+    ('{"n": 100}', {}, "or a 'solver' name"),
+    ('{"n": 100, "solver": "amp"}', dict(success=(3, 2)), "expected (d,), (r,), (d, r)"),
+    ('{"n": 100, "solver": "amp"}', dict(rhos=(3, 1)), "expected (d,), (r,), (d, r)"),
+])
+def test_a_phase_file_that_lies_is_refused_in_words(tmp_path, settings, shapes, fragment):
+    sizes = {**dict(deltas=(2,), rhos=(3,), success=(2, 3), errors=(2, 3, 4)), **shapes}
+    np.savez(tmp_path / "grid.npz", settings=np.array(settings),
+             **{name: np.zeros(shape) for name, shape in sizes.items()})
+    with pytest.raises(sparserec.io.InputError, match=f"^.*grid.npz: .*{re.escape(fragment)}"):
+        load_phase_transition(tmp_path / "grid.npz")

@@ -156,8 +156,11 @@ def test_check_array_refusals_name_the_array(value, kwargs, message):
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_check_array_refuses_values_that_overflow_the_dtype():
-    with pytest.raises(ValueError, match=r"^x contains NaN or Inf$"):
+    message = r"^x is finite in float64 but overflows float32 \(max \|x\| = 1e\+300\)"
+    with pytest.raises(ValueError, match=message):
         check_array(np.array([1e300]), "x", dtype=np.float32)
+    with pytest.raises(ValueError, match=r"^x contains NaN or Inf$"):
+        check_array(np.array([np.inf]), "x", dtype=np.float32)
 
 
 def test_check_square():

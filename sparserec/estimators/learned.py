@@ -20,8 +20,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import io
-from .._validation import check_array, check_choice, check_dtype, check_int, check_number, \
-    check_square
+from .._validation import ARRAY, BOOLEAN, DTYPE, RANDOM_STATE, Rule, check_array, \
+    check_choice, check_dtype, check_int, check_number, check_parameters, check_square, \
+    integer, one_of, real
 from ..learned import ALISTA, LAMP, LISTA, LISTACPSS, SISTARNN, SISTAParams, check_learn, train
 from ..matrices import make_dictionary
 
@@ -143,6 +144,32 @@ def _documented(cls):
     return cls
 
 
+def _check_factors(value, name):
+    if isinstance(value, str) or np.asarray(value, dtype=object).ndim != 1:
+        raise TypeError(f"{name} must be a sequence of positive learning-rate factors, got "
+                        f"{value!r}")
+    for factor in value:
+        check_number(factor, name, low=0, low_open=True)
+
+
+def _check_learn(value, name):
+    if not isinstance(value, str) and np.asarray(value, dtype=object).ndim != 1:
+        raise TypeError(f"{name} must be a name or a sequence of names, got {value!r}")
+    check_learn(value)
+
+
+def _check_name(value, name):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a name, got {value!r}")
+
+
+# The rules of the hyperparameters that are particular to a network or two.
+_NAME = Rule(_check_name, "a name of sparserec.make_dictionary")
+_LEARN = Rule(_check_learn, "a sequence of names of trainable parameters")
+_LAYERWISE = {"layerwise": [BOOLEAN],
+              "refinements": [Rule(_check_factors, "a sequence of positive factors")]}
+
+
 class LearnedRegressor(RegressorMixin, BaseEstimator):
     """The base of the learned estimators: fit, predict, score and save for every network.
 
@@ -150,12 +177,30 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
     defines ``_initial_params(A, Y)``. It may set ``_ATTRIBUTES`` (fitted attribute ->
     field of the network's parameters; default ``measurement_matrix_`` for ``A`` and
     ``name_`` for every trained ``name``) and refine ``_make_network()`` (a network with
-    settings), ``_check_own_hyperparameters()``, ``_names()`` (the trained parameters) and
+    settings), ``_parameter_constraints`` (its own hyperparameters' domains, added to the
+    base's), ``_check_combinations()``, ``_names()`` (the trained parameters) and
     ``_fixed_fields()``. Hyperparameters ``layerwise`` and ``refinements`` turn on
     layer-wise training. ``measurement_matrix_`` is always fitted.
     """
 
     _network = None
+    #: The domain of every hyperparameter (:func:`sparserec._validation.check_parameters`).
+    _parameter_constraints = {
+        "measurement_matrix": [ARRAY],
+        "n_layers": [integer(1, MAX_LAYERS)],
+        "optimizer": [one_of("rmsprop", "adam")],
+        "learning_rate": [real(0, low_open=True)],
+        "batch_size": [integer(1)],
+        "max_epochs": [integer(1)],
+        "n_iter_no_change": [integer(1), None],
+        "tol": [real(0)],
+        "clip_norm": [real(0, low_open=True), None],
+        "validation_fraction": [real(0, 1, high_open=True)],
+        "warm_start": [BOOLEAN],
+        "dtype": [DTYPE],
+        "random_state": [RANDOM_STATE],
+        "verbose": [BOOLEAN, integer(0)],
+    }
     _ATTRIBUTES = {}  # default: measurement_matrix_ for A, and name_ for every trained name
     _EXTRA = ()  # other fitted arrays, saved with the model
     _OPTIONAL = ()  # fitted arrays that may be None (then not saved)
@@ -204,6 +249,7 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        self._check_hyperparameters()
         dtype = check_dtype(self.dtype)
         A = check_array(self.measurement_matrix, "measurement_matrix", ndim=2,
                         dtype=np.float64)
@@ -214,7 +260,6 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {X.shape[-1]} measurements per "
                              f"{'frame' if ndim == 3 else 'row'} but measurement_matrix has "
                              f"M={M} rows")
-        self._check_hyperparameters()
         if Y is not None:
             Y = check_array(Y, "Y", ndim=ndim, dtype=dtype)
             if Y.shape != X.shape[:-1] + (N,):
@@ -257,6 +302,13 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
         except ValueError as error:
             raise ValueError(f"training diverged: {error}; expected a smaller "
                              f"learning_rate (now {self.learning_rate:g})") from None
+        # (a start far from stable, e.g. a step far beyond the Lipschitz bound, is finite
+        # on the zero input of _check_learned, not on data)
+        if not np.isfinite(self._make_network().forward(self._params(), X[:256])).all():
+            raise ValueError(f"the {type(self).__name__}'s output on X is not finite (NaN or "
+                             "Inf); expected hyperparameters under which it is stable (the "
+                             "initial step, thresholds and penalties), or a smaller "
+                             f"learning_rate (now {self.learning_rate:g})")
         return self
 
     def predict(self, X):
@@ -349,23 +401,11 @@ class LearnedRegressor(RegressorMixin, BaseEstimator):
                                     **self._fixed_fields())
 
     def _check_hyperparameters(self):
-        check_int(self.n_layers, "n_layers", low=1, high=MAX_LAYERS)
-        for name in ("batch_size", "max_epochs"):
-            check_int(getattr(self, name), name, low=1)
-        if self.n_iter_no_change is not None:
-            check_int(self.n_iter_no_change, "n_iter_no_change", low=1)
-        if self.clip_norm is not None:
-            check_number(self.clip_norm, "clip_norm", low=0, low_open=True)
-        check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
-        check_number(self.tol, "tol", low=0)
-        check_number(self.validation_fraction, "validation_fraction", low=0, high=1,
-                     high_open=True)
-        check_choice(self.optimizer, "optimizer", ("rmsprop", "adam"))
-        if hasattr(self, "refinements"):
-            _check_refinements(self)
-        self._check_own_hyperparameters()
+        """Every hyperparameter in its domain, then the rules that tie several together."""
+        check_parameters(self)
+        self._check_combinations()
 
-    def _check_own_hyperparameters(self):
+    def _check_combinations(self):
         pass
 
     def _check_learned(self):
@@ -497,6 +537,17 @@ class SISTARegressor(LearnedRegressor):
                    "inverse_dictionary_": "Dinv"}
     _EXTRA = ("initial_dictionary_", "initial_transition_")
     _OPTIONAL = ("inverse_dictionary_",)
+    _parameter_constraints = {
+        **LearnedRegressor._parameter_constraints,
+        "dictionary": [_NAME, ARRAY],
+        "transition": [ARRAY, None],
+        "lam1": [real(0)],
+        "lam2": [real(0)],
+        "alpha": [real(0, low_open=True), None],
+        "learn": [_LEARN],
+        "keep_atom_norms": [BOOLEAN],
+        "log_scalars": [BOOLEAN],
+    }
 
     def __init__(self, measurement_matrix=None, *, n_layers=3, dictionary="identity",
                  transition=None, lam1=0.5, lam2=1.0, alpha=None,
@@ -524,15 +575,11 @@ class SISTARegressor(LearnedRegressor):
         self.initial_dictionary_, self.initial_transition_ = D.copy(), F.copy()
         return SISTAParams.initial(A, D, F, self.alpha, self.lam1, self.lam2)
 
-    def _check_own_hyperparameters(self):
-        learn = check_learn(self.learn)
+    def _check_combinations(self):
         for name in ("lam1", "lam2"):
-            value = check_number(getattr(self, name), name, low=0)
-            if value == 0 and name in learn and self.log_scalars:
+            if getattr(self, name) == 0 and name in check_learn(self.learn) and self.log_scalars:
                 raise ValueError(f"{name}=0 cannot be learned (it is trained through its "
                                  "logarithm); give a positive value or remove it from learn")
-        if self.alpha is not None:
-            check_number(self.alpha, "alpha", low=0, low_open=True)
 
     def _check_learned(self):
         """Shapes that fit together, finite values, a positive step and non-negative
@@ -593,6 +640,8 @@ class LISTARegressor(LearnedRegressor):
     """
 
     _network = LISTA
+    _parameter_constraints = {**LearnedRegressor._parameter_constraints, **_LAYERWISE,
+                              "lam": [real(0)], "tied": [BOOLEAN]}
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, lam=0.1, tied=True,
                  layerwise=True, refinements=(0.1,), optimizer="adam", learning_rate=1e-3,
@@ -600,9 +649,6 @@ class LISTARegressor(LearnedRegressor):
                  validation_fraction=0.1, warm_start=False, dtype="float64",
                  random_state=None, verbose=False):
         _set_hyperparameters(self, locals())
-
-    def _check_own_hyperparameters(self):
-        check_number(self.lam, "lam", low=0)
 
     def _initial_params(self, A, Y):
         return self._network.Params.initial(A, self.n_layers, lam=self.lam, tied=self.tied)
@@ -655,6 +701,14 @@ class LAMPRegressor(LearnedRegressor):
     """
 
     _network = LAMP
+    _parameter_constraints = {
+        **LearnedRegressor._parameter_constraints, **_LAYERWISE,
+        "denoiser": [one_of("soft", "bg")],
+        "tied": [BOOLEAN],
+        "alpha": [real(0), None],
+        "sparsity": [real(0, 1, low_open=True, high_open=True), None],
+        "variance": [real(0, low_open=True), None],
+    }
 
     def __init__(self, measurement_matrix=None, *, n_layers=10, denoiser="soft", tied=False,
                  alpha=None, sparsity=None, variance=None, layerwise=True,
@@ -666,16 +720,6 @@ class LAMPRegressor(LearnedRegressor):
 
     def _fixed_fields(self):
         return {"denoiser": self.denoiser}
-
-    def _check_own_hyperparameters(self):
-        check_choice(self.denoiser, "denoiser", ("soft", "bg"))
-        if self.alpha is not None:
-            check_number(self.alpha, "alpha", low=0)
-        if self.sparsity is not None:
-            check_number(self.sparsity, "sparsity", low=0, high=1, low_open=True,
-                         high_open=True)
-        if self.variance is not None:
-            check_number(self.variance, "variance", low=0, low_open=True)
 
     def _initial_params(self, A, Y):
         sparsity, variance = self.sparsity, self.variance
@@ -694,12 +738,11 @@ class LAMPRegressor(LearnedRegressor):
 class _SupportSelection(LearnedRegressor):
     """What LISTA-CPSS and ALISTA share: support selection and layer-wise training."""
 
+    _parameter_constraints = {**LearnedRegressor._parameter_constraints, **_LAYERWISE,
+                              "lam": [real(0)], "p": [real(0)], "p_max": [real(0, 100)]}
+
     def _make_network(self):
         return self._network(p=self.p, p_max=self.p_max)
-
-    def _check_own_hyperparameters(self):
-        check_number(self.lam, "lam", low=0)
-        self._make_network()  # checks p and p_max
 
 
 @_documented
@@ -737,6 +780,7 @@ class LISTACPSSRegressor(_SupportSelection):
     """
 
     _network = LISTACPSS
+    _parameter_constraints = {**_SupportSelection._parameter_constraints, "tied": [BOOLEAN]}
 
     def __init__(self, measurement_matrix=None, *, n_layers=16, lam=0.4, p=1.2, p_max=13.0,
                  tied=False, layerwise=True, refinements=(0.2, 0.02), optimizer="adam",
@@ -793,16 +837,6 @@ class ALISTARegressor(_SupportSelection):
 
     def _initial_params(self, A, Y):
         return self._network.Params.initial(A, self.n_layers, lam=self.lam)
-
-
-def _check_refinements(model):
-    try:
-        factors = [float(factor) for factor in model.refinements]
-    except (TypeError, ValueError):
-        raise ValueError("refinements must be a sequence of positive learning-rate factors, "
-                         f"got {model.refinements!r}") from None
-    for factor in factors:
-        check_number(factor, "refinements", low=0, low_open=True)
 
 
 #: Every learned estimator, by the name of its network (``sparserec fit --network``).

@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._validation import check_choice, check_int, check_number
+from .._validation import ARRAY, BOOLEAN, MAX_COUNT, RANDOM_STATE, InvalidParameterError, \
+    Rule, check_parameters, integer, one_of, real, short_repr
 from ..solvers import ConvergenceWarning, lasso, lasso_path
 
 __all__ = ["Lasso", "LassoCV"]
@@ -80,6 +81,17 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
     (array([0.92, 0.  ]), 0.12)
     """
 
+    _parameter_constraints = {
+        "alpha": [real(0)],
+        "fit_intercept": [BOOLEAN],
+        "precompute": [one_of("auto"), BOOLEAN],  # (not a Gram matrix)
+        "max_iter": [integer(1)],
+        "tol": [real(0)],
+        "warm_start": [BOOLEAN],
+        "positive": [BOOLEAN],
+        "solver": [one_of("auto", "gram", "residual", "fista")],
+    }
+
     def __init__(self, alpha=1.0, *, fit_intercept=True, precompute="auto", max_iter=1000,
                  tol=1e-4, warm_start=False, positive=False, solver="auto"):
         self.alpha = alpha
@@ -110,14 +122,8 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self : Lasso
             The fitted estimator.
         """
-        alpha = check_number(self.alpha, "alpha", low=0)
-        max_iter = check_int(self.max_iter, "max_iter")
-        tol = check_number(self.tol, "tol", low=0)
-        solver = check_choice(self.solver, "solver", ("auto", "gram", "residual", "fista"))
-        if not (isinstance(self.precompute, bool) or (isinstance(self.precompute, str)
-                                                      and self.precompute == "auto")):
-            raise ValueError("precompute must be 'auto', True or False (a precomputed Gram "
-                             f"matrix is not accepted), got {self.precompute!r}")
+        check_parameters(self)
+        alpha, solver = float(self.alpha), self.solver
         if solver == "auto" and self.precompute != "auto":
             solver = "gram" if self.precompute else "residual"
         X, y = validate_data(self, X, y, accept_sparse="csc", multi_output=True,
@@ -152,15 +158,16 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 h_init = previous
         # Validated above: the solver trusts its input. Our relative gap is
         # gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
-        result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples, max_iter=max_iter,
-                       tol=2 * tol, h_init=h_init, positive=bool(self.positive), method=solver,
+        result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples,
+                       max_iter=int(self.max_iter), tol=2 * float(self.tol), h_init=h_init,
+                       positive=bool(self.positive), method=solver,
                        weights=weight, A_offset=A_offset, check_input=False)
         coef = result.h
         intercept = Y_offset - coef @ X_offset
         squares = Yc**2 if weight is None else Yc**2 * weight[:, None]
         gap = result.gap * 0.5 * squares.sum(axis=0) / n_samples
         if single:
-            self.coef_, self.intercept_ = coef[0], float(intercept[0])
+            self.coef_, self.intercept_ = coef[0], intercept[0]
             self.n_iter_, self.dual_gap_ = int(result.n_iter[0]), float(gap[0])
         else:
             self.coef_, self.intercept_ = coef, intercept
@@ -196,6 +203,12 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.input_tags.sparse = True
         return tags
+
+
+def _check_splitter(value, name):
+    if isinstance(value, str) or not (hasattr(value, "split") or hasattr(value, "__iter__")):
+        raise TypeError(f"{name} must be a cross-validation splitter or an iterable of "
+                        f"(train, test) splits, got {value!r}")
 
 
 class LassoCV(RegressorMixin, BaseEstimator):
@@ -260,6 +273,22 @@ class LassoCV(RegressorMixin, BaseEstimator):
     ((20, 5), True)
     """
 
+    _parameter_constraints = {
+        "eps": [real(0, low_open=True)],
+        "alphas": [integer(1), ARRAY],
+        "fit_intercept": [BOOLEAN],
+        "precompute": [one_of("auto"), BOOLEAN, ARRAY],
+        "max_iter": [integer(1)],
+        "tol": [real(0)],
+        "copy_X": [BOOLEAN],
+        "cv": [integer(2), Rule(_check_splitter, "a splitter or an iterable of splits"), None],
+        "verbose": [BOOLEAN, integer(0)],
+        "n_jobs": [integer(-MAX_COUNT), None],
+        "positive": [BOOLEAN],
+        "random_state": [RANDOM_STATE],
+        "selection": [one_of("cyclic", "random")],
+    }
+
     def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, precompute="auto",
                  max_iter=1000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None,
                  positive=False, random_state=None, selection="cyclic"):
@@ -292,11 +321,12 @@ class LassoCV(RegressorMixin, BaseEstimator):
         from joblib import Parallel, delayed
         from sklearn.model_selection import check_cv
 
-        X, y = validate_data(self, X, y, accept_sparse="csc", y_numeric=True,
-                             dtype=[np.float64, np.float32])
-        X = X.astype(np.float64) if not isinstance(X, np.ndarray) else np.asarray(X, float)
+        check_parameters(self)
+        X_given, y = validate_data(self, X, y, accept_sparse="csc", y_numeric=True,
+                                   dtype=[np.float64, np.float32])
+        X = X_given.astype(np.float64)  # the path in float64; the refit in X's own dtype
         y = np.asarray(y, np.float64)
-        folds = list(check_cv(self.cv).split(X, y))
+        folds = _check_folds(check_cv(self.cv).split(X, y), X.shape[0])
         grid = self.alphas
         if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
             # The grid of all the data, from the alpha where every coefficient is zero
@@ -304,9 +334,7 @@ class LassoCV(RegressorMixin, BaseEstimator):
             offset = _offset(X, self.fit_intercept)
             correlation = Xc.T @ yc - (0.0 if offset is None else offset * yc.sum())
             alpha_max = max(float(np.abs(correlation).max()) / X.shape[0], 1e-300)
-            eps = check_number(self.eps, "eps", low=0, low_open=True)
-            grid = np.geomspace(alpha_max, alpha_max * eps, check_int(int(grid), "alphas",
-                                                                     low=1))
+            grid = np.geomspace(alpha_max, alpha_max * self.eps, grid)
 
         # A dense fold is cut from X^T, so that it comes in column order (the solver reads
         # columns) and is centred in place: one copy per fold
@@ -336,7 +364,7 @@ class LassoCV(RegressorMixin, BaseEstimator):
             for alpha, error in zip(self.alphas_, self.mse_path_.mean(axis=1), strict=True):
                 print(f"alpha {alpha:.4g}  mean held-out MSE {error:.6g}")
         model = Lasso(self.alpha_, fit_intercept=self.fit_intercept, max_iter=self.max_iter,
-                      tol=self.tol, positive=self.positive).fit(X, y)
+                      tol=self.tol, positive=self.positive).fit(X_given, y)
         self.coef_, self.intercept_ = model.coef_, model.intercept_
         self.dual_gap_, self.n_iter_ = model.dual_gap_, model.n_iter_
         return self
@@ -361,6 +389,30 @@ class LassoCV(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _check_folds(splits, n_samples):
+    """The (train, test) index arrays of a cross-validation, each non-empty and in range."""
+    expected = (f"cv must give (train, test) pairs of non-empty index arrays in [0, "
+                f"{n_samples})")
+    try:
+        splits = list(splits)
+    except (TypeError, ValueError) as error:  # (scikit-learn's wrapper unpacks each split)
+        raise InvalidParameterError(f"{expected} ({error})") from None
+    folds = []
+    for split in splits:
+        try:
+            train, test = (np.asarray(part) for part in split)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"{expected}, got {split!r}") from None
+        for part in (train, test):
+            if (part.ndim != 1 or part.size == 0 or part.dtype.kind not in "iu"
+                    or part.min() < 0 or part.max() >= n_samples):
+                raise InvalidParameterError(f"{expected}, got {short_repr(split)}")
+        folds.append((train, test))
+    if not folds:
+        raise InvalidParameterError(f"{expected}; it gave none")
+    return folds
 
 
 def _means(X):
