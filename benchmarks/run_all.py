@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_greedy  # noqa: E402
 import bench_lasso  # noqa: E402
 import bench_lasso_single  # noqa: E402
 import bench_learning  # noqa: E402
@@ -28,8 +29,8 @@ from _common import machine, print_table  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip", default="", help="comma-separated: lasso,single,sista,"
-                                                     "training,learning,startup,memory")
+    parser.add_argument("--skip", default="", help="comma-separated: lasso,single,greedy,"
+                                                     "sista,training,learning,startup,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(machine())
@@ -86,6 +87,23 @@ def main():
             if r["method"] == "scikit-learn" and "ratio" in r:
                 add("1c LassoCV", f"x faster than scikit-learn's, {r['problem']}",
                     f"{r['ratio']:.1f}", ">= 3", r["ratio"] >= 3)
+    if "greedy" not in skip:
+        rows, recovery = bench_greedy.run(max(args.repeats, 5))
+        print_table("1d. OMP (2000 signals, A 250x500 unit columns, K=25, noise 0.01)", rows,
+                    bench_greedy.COLUMNS)
+        print_table("1e. Exact recovery, noiseless, K=25", recovery,
+                    bench_greedy.RECOVERY_COLUMNS)
+        for r in rows:
+            if r["method"] == "SPAMS omp":
+                add("1d omp", f"x faster than SPAMS omp, {r['threads']} thr.",
+                    f"{r['ratio']:.2f}", ">= 1", r["ratio"] >= 1)
+            elif r["method"].startswith("sklearn"):
+                add("1d omp", "x faster than sklearn orthogonal_mp_gram", f"{r['ratio']:.1f}",
+                    ">= 3", r["ratio"] >= 3)
+        for r in recovery:
+            if r["method"] != "omp":
+                add("1e exact recovery", f"{r['method']}: signals recovered",
+                    f"{r['exact']:.1%}", ">= 95%", r["exact"] >= 0.95)
     if "sista" not in skip:
         rows = bench_sista.run(args.repeats)
         print_table("2. SISTA (1000 sequences, N=128 M=32 T=128 K=3)", rows,

@@ -9,10 +9,12 @@ from ._version import __version__
 # with one line from its very start (see __main__.py).
 _NAMES = {
     "solvers": ["SOLVERS", "AMPResult", "ConvergenceWarning", "SolverResult", "SpaRSAResult",
-                "StepSizeWarning", "amp", "fista", "ista", "lasso", "lasso_path",
-                "lipschitz_constant", "sista", "sista_sparsa", "soft_threshold", "sparsa"],
-    "estimators": ["Lasso", "LassoCV", "SISTARegressor", "LISTARegressor", "LAMPRegressor",
-                   "ALISTARegressor", "LISTACPSSRegressor", "load_model", "load_pretrained"],
+                "StepSizeWarning", "amp", "cosamp", "fista", "iht", "ista", "lasso", "lasso_path",
+                "lipschitz_constant", "omp", "sista", "sista_sparsa", "soft_threshold", "sparsa",
+                "subspace_pursuit"],
+    "estimators": ["Lasso", "LassoCV", "OrthogonalMatchingPursuit", "SISTARegressor",
+                   "LISTARegressor", "LAMPRegressor", "ALISTARegressor", "LISTACPSSRegressor",
+                   "load_model", "load_pretrained"],
     "learned": ["SISTAParams", "TrainingStoppedWarning"],
     "matrices": ["bernoulli_matrix", "dct_dictionary", "gaussian_matrix",
                  "identity_dictionary", "make_dictionary", "paper_matrices",

@@ -201,9 +201,13 @@ def _shared_default(name):
                    "sista_sparsa).")
 @click.option("--max-iter", type=COUNT, default=_shared_default("max_iter"),
               show_default=True, help="Iteration limit per signal or frame.")
-@click.option("--tol", type=NON_NEGATIVE, default=_shared_default("tol"), show_default=True,
-              help="Tolerance: relative duality gap (ista, fista, sparsa, sista_sparsa), "
-                   "relative change (sista, amp).")
+@click.option("--n-nonzero", type=COUNT, default=None, metavar="K",
+              help="Nonzeros of every code (omp, iht, cosamp, sp; omp takes --tol instead "
+                   "or as well).")
+@click.option("--tol", type=NON_NEGATIVE, default=None,
+              help="Tolerance: relative duality gap (ista, fista, lasso, sparsa, "
+                   "sista_sparsa), relative change (sista, amp, iht), relative residual "
+                   "(cosamp, sp), squared residual (omp). Default: 1e-6, none for omp.")
 @click.option("--tau", type=TAU, default=None,
               help="Threshold of amp: 'sure' (default; tuned by Stein's unbiased risk "
                    "estimate), 'minimax' (the minimax threshold at M/N) or a number, in "
@@ -239,6 +243,8 @@ def solve(ctx, inputs, method, output, out_dir, force, workers, scheduler, **_):
       sparserec solve --method sista data.npz
       sparserec solve --method fista --lam1 0.05 data.npz -o codes.npz
       sparserec solve --method sista --dictionary wavelet:db4:3 --n-iter 3 data.npz
+      sparserec solve --method omp --n-nonzero 25 data.npz
+      sparserec solve --method omp --tol 0.01 data.npz
       sparserec solve 'runs/run*.npz' --out-dir results
       sparserec solve 'runs/run*.npz' --out-dir results --workers 4
       sparserec solve 'runs/run*.npz' --out-dir results --scheduler tcp://head:8786
@@ -459,6 +465,8 @@ def _compile(method, dtype):
         forward(params, X)
         return
     options = dict(batch.default_options(method), dtype=dtype.name)
+    if "n_nonzero" in options:  # (the greedy solvers need it)
+        options["n_nonzero"] = 2
     shape = (2, 3, 8) if SOLVERS[method].sequential else (3, 8)
     batch.solve_arrays(dict(x=rng.standard_normal(shape), A=A), method, options, "warmup")
     if not SOLVERS[method].sequential:

@@ -238,7 +238,8 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
     ----------
     solver : str or fitted model, default='amp'
         A solver of :data:`sparserec.SOLVERS` ('amp', 'fista', 'ista', 'lasso', 'sista',
-        'sparsa', 'sista_sparsa'; see Notes), or a trained model: a fitted
+        'sparsa', 'sista_sparsa', 'omp', 'iht', 'cosamp', 'sp'; see Notes), or a trained
+        model: a fitted
         :class:`sparserec.SISTARegressor`, :class:`sparserec.LISTARegressor` or
         :class:`sparserec.LAMPRegressor` (e.g. from :func:`sparserec.load_model`). A model
         fixes A, so N and the only delta are its own.
@@ -292,6 +293,9 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
     - ``sista``, ``sista_sparsa``: each trial is a sequence of one frame, so ``lam2`` acts
       as a ridge penalty; default ``lam2=0`` (ISTA, SpaRSA) and the lasso's ``lam1`` and
       ``max_iter``.
+    - ``omp``, ``iht``, ``cosamp``, ``sp``: told the number of nonzeros K of every cell
+      (``n_nonzero``), as in Blanchard and Tanner's comparisons of greedy algorithms;
+      ``tol=1e-10`` and ``max_iter=3000`` (iht) or ``300`` (cosamp, sp).
     - a model: its ``predict``, with its own number of layers (iterations); a SISTA-RNN
       on one-frame sequences of signals sparse in its dictionary, success measured on
       the signals ``y = D h``; LISTA and LAMP on the codes.
@@ -419,6 +423,8 @@ def _cell(job):
     X = X.astype(dtype)
     if "lam1_ratio" in options:
         options["lam1"] = options.pop("lam1_ratio") * float(np.abs(X @ A).max())
+    if isinstance(solver, str) and "n_nonzero" in SOLVERS[solver].options:
+        options.setdefault("n_nonzero", K)  # a greedy solver is told the sparsity
     with warnings.catch_warnings():
         # failing to converge is expected above the transition: it is what is measured
         warnings.simplefilter("ignore", ConvergenceWarning)

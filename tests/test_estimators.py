@@ -148,3 +148,26 @@ def test_precompute_chooses_the_path(precompute):
     model = Lasso(0.05, precompute=precompute, tol=1e-10).fit(X, y)
     reference = SklearnLasso(0.05, tol=1e-12, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(model.coef_, reference.coef_, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")
+def test_omp_passes_sklearn_check_estimator():
+    check_estimator(sparserec.OrthogonalMatchingPursuit())
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(n_nonzero_coefs=3), dict(tol=0.5),
+                                      dict(n_nonzero_coefs=3, fit_intercept=False)])
+def test_omp_matches_sklearn_for_one_and_many_targets(settings):
+    from sklearn.linear_model import OrthogonalMatchingPursuit as SklearnOMP
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 25))
+    W = rng.standard_normal((3, 25)) * (rng.random((3, 25)) < 0.15)
+    Y = X @ W.T + 0.1 * rng.standard_normal((40, 3)) + 2.0
+    for y in (Y, Y[:, 0]):
+        ours = sparserec.OrthogonalMatchingPursuit(**settings).fit(X, y)
+        reference = SklearnOMP(**settings).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-8)
+        np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-8)
+        np.testing.assert_array_equal(ours.n_iter_, reference.n_iter_)
+        assert ours.n_nonzero_coefs_ == reference.n_nonzero_coefs_

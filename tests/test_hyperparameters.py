@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sparserec
-from sparserec import Lasso, LassoCV
+from sparserec import Lasso, LassoCV, OrthogonalMatchingPursuit
 from sparserec.estimators.learned import ESTIMATORS
 from sparserec._validation import InvalidParameterError
 
-ALL = [*ESTIMATORS.values(), Lasso, LassoCV]
+ALL = [*ESTIMATORS.values(), Lasso, LassoCV, OrthogonalMatchingPursuit]
 
 # Values of every kind, small enough that a fit with them is quick: counts stay below 6.
 HOSTILE = st.one_of(
@@ -31,7 +31,7 @@ def _problem(cls):
     """Tiny training data for ``cls`` and the settings that keep its fit quick."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal((6, 10)) / np.sqrt(6)
-    if cls in (Lasso, LassoCV):
+    if cls in (Lasso, LassoCV, OrthogonalMatchingPursuit):
         X = rng.standard_normal((30, 8))
         return {}, X, X[:, 0] - X[:, 1]
     quick = dict(n_layers=2, max_epochs=2, batch_size=8, random_state=0)

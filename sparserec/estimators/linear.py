@@ -1,4 +1,5 @@
-"""The linear models: the lasso, a drop-in for scikit-learn's, solved for many targets at once."""
+"""The linear models: the lasso and orthogonal matching pursuit, drop-ins for
+scikit-learn's, solved for many targets at once."""
 
 import warnings
 
@@ -8,9 +9,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._validation import ARRAY, BOOLEAN, MAX_COUNT, RANDOM_STATE, InvalidParameterError, \
     Rule, check_parameters, integer, one_of, real, short_repr
-from ..solvers import ConvergenceWarning, lasso, lasso_path
+from ..solvers import ConvergenceWarning, lasso, lasso_path, omp
 
-__all__ = ["Lasso", "LassoCV"]
+__all__ = ["Lasso", "LassoCV", "OrthogonalMatchingPursuit"]
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -202,6 +203,130 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.input_tags.sparse = True
+        return tags
+
+
+class OrthogonalMatchingPursuit(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Orthogonal matching pursuit, a drop-in for scikit-learn's, for many targets at once.
+
+    The same model as :class:`sklearn.linear_model.OrthogonalMatchingPursuit`: for every
+    target, at most ``n_nonzero_coefs`` coefficients, chosen one at a time, fitted by least
+    squares. What it adds: every target of a 2-D ``y`` is one signal of one batch of
+    :func:`sparserec.omp`, solved in compiled threads; scikit-learn loops over the targets
+    in Python (about 20 times slower on 2,000 targets, ``benchmarks/bench_greedy.py``).
+
+    Parameters
+    ----------
+    n_nonzero_coefs : int, optional
+        The nonzero coefficients of every target; default 10% of the features (at least
+        one) when ``tol`` is None too.
+    tol : float, optional
+        The largest squared norm of the residual; replaces ``n_nonzero_coefs`` when given,
+        as in scikit-learn.
+    fit_intercept : bool, default=True
+        Centre ``X`` and ``y`` first (no scaling).
+    precompute : 'auto' or bool, default='auto'
+        Accepted for compatibility: the Gram matrix is used whenever it fits in memory.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_iter_ : int or ndarray of shape (n_targets,)
+        The atoms taken per target.
+    n_nonzero_coefs_ : int or None
+        The number of nonzeros asked for (None when ``tol`` is given).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec import OrthogonalMatchingPursuit
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((30, 10))
+    >>> y = 2 * X[:, 3] - X[:, 7]
+    >>> np.flatnonzero(OrthogonalMatchingPursuit(n_nonzero_coefs=2).fit(X, y).coef_)
+    array([3, 7])
+    """
+
+    _parameter_constraints = {
+        "n_nonzero_coefs": [integer(1), None],
+        "tol": [real(0), None],
+        "fit_intercept": [BOOLEAN],
+        "precompute": [one_of("auto"), BOOLEAN],
+    }
+
+    def __init__(self, *, n_nonzero_coefs=None, tol=None, fit_intercept=True,
+                 precompute="auto"):
+        self.n_nonzero_coefs = n_nonzero_coefs
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+
+    def fit(self, X, y):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        self : OrthogonalMatchingPursuit
+        """
+        check_parameters(self)
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=[np.float64, np.float32])
+        y = y.astype(X.dtype, copy=False)
+        n_samples, n_features = X.shape
+        if self.tol is not None:
+            self.n_nonzero_coefs_ = None
+        elif self.n_nonzero_coefs is None:
+            self.n_nonzero_coefs_ = max(int(0.1 * n_features), 1)
+        else:
+            self.n_nonzero_coefs_ = self.n_nonzero_coefs
+        if self.n_nonzero_coefs_ is not None and self.n_nonzero_coefs_ > n_features:
+            raise ValueError(f"n_nonzero_coefs={self.n_nonzero_coefs_} is more than the "
+                             f"{n_features} features")
+        single = y.ndim == 1
+        Y = y[:, None] if single else y
+        X_offset = X.mean(axis=0) if self.fit_intercept else np.zeros(n_features, X.dtype)
+        Y_offset = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1], X.dtype)
+        # (more atoms than samples would only repeat the samples' span)
+        atoms = None if self.n_nonzero_coefs_ is None else min(self.n_nonzero_coefs_,
+                                                                n_samples)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # (scikit-learn: silent)
+            result = omp(np.ascontiguousarray((Y - Y_offset).T), X - X_offset,
+                         n_nonzero=atoms, tol=self.tol)
+        coef = result.h
+        intercept = Y_offset - coef @ X_offset
+        if single:
+            self.coef_, self.intercept_ = coef[0], intercept[0]
+            self.n_iter_ = int(result.n_iter[0])
+        else:
+            self.coef_, self.intercept_, self.n_iter_ = coef, intercept, result.n_iter
+        return self
+
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X @ np.asarray(self.coef_).T + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
         return tags
 
 

@@ -13,13 +13,15 @@ from types import MappingProxyType
 from ._base import (ConvergenceWarning, SolverResult, StepSizeWarning, lasso_duality_gap,
                     lasso_objective, lipschitz_constant, soft_threshold)
 from .amp import AMPResult, amp
+from .greedy import cosamp, iht, omp, subspace_pursuit
 from .lasso import lasso, lasso_path
 from .proximal import fista, ista
 from .sista import sista, sista_weights
 from .sparsa import SpaRSAResult, sista_sparsa, sparsa
 
 __all__ = ["Solver", "SOLVERS", "ConvergenceWarning", "SolverResult", "StepSizeWarning",
-           "AMPResult", "amp", "fista", "ista", "lasso", "lasso_path", "sista", "sista_weights",
+           "AMPResult", "amp", "omp", "iht", "cosamp", "subspace_pursuit", "fista", "ista",
+           "lasso", "lasso_path", "sista", "sista_weights",
            "SpaRSAResult", "sparsa", "sista_sparsa",
            "soft_threshold", "lipschitz_constant", "lasso_objective", "lasso_duality_gap"]
 
@@ -80,4 +82,14 @@ SOLVERS = MappingProxyType({
                             dict(lam1_ratio=1e-4, lam2=0.0, tol=1e-9, max_iter=5000)),
     "amp": _solver(amp, False, dict(tau=None, damping=None, max_iter=1000, tol=1e-6, D=None),
                    dict(tau="minimax", damping=0.2, max_iter=1000, tol=1e-7)),
+    # Greedy: in phase diagrams, told the true number of nonzeros of each cell (as in
+    # Blanchard and Tanner's comparisons) unless n_nonzero is given.
+    "omp": _solver(omp, False, dict(n_nonzero=None, tol=None, D=None), dict(tol=None)),
+    "iht": _solver(iht, False, dict(n_nonzero=None, max_iter=1000, tol=1e-6, D=None),
+                   dict(max_iter=3000, tol=1e-10)),
+    "cosamp": _solver(cosamp, False, dict(n_nonzero=None, max_iter=100, tol=1e-6, D=None),
+                      dict(max_iter=300, tol=1e-10)),
+    "sp": _solver(subspace_pursuit, False, dict(n_nonzero=None, max_iter=100, tol=1e-6,
+                                               D=None),
+                  dict(max_iter=300, tol=1e-10)),
 })
