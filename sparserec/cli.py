@@ -971,6 +971,7 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
     Examples:
       sparserec phase --solver amp --trials 20
       sparserec phase --solver fista -n 200 --deltas 0.1:0.9:0.1 --rhos 0.05:0.95:0.05
+      sparserec phase --solver omp --rhos 0.025:0.6:0.025   # told the true K per cell
       sparserec phase --model model.npz --rhos 0.02:0.5:0.02 -o model_phase.npz
       sparserec phase --solver fista --workers 2
     """
