@@ -14,8 +14,13 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError:
+    raise SystemExit("examples/lstm_baseline.py needs PyTorch: pip install "
+                     "'sparserec[baselines]'") from None
 
 
 class StackedLSTM(nn.Module):

@@ -309,8 +309,7 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     tasks = batch.plan(paths, out_dir, method, options, force=force)
     finished = []
     try:
-        with executor as client, click.progressbar(length=len(tasks), label=f"{method}",
-                                                   file=sys.stderr, show_pos=True) as bar:
+        with executor as client, _progress(len(tasks), method) as bar:
             def on_report(report):
                 finished.append(report)
                 bar.update(1)
@@ -330,6 +329,27 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
     click.echo(f"{len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     ctx.exit(1 if counts["failed"] else 0)
+
+
+class _NoBar:
+    """A progress bar that shows nothing (stderr is not a terminal)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _progress(length, label):
+    """A progress bar on stderr, shown on a terminal only: elsewhere (a log file, a
+    pipe) click's bar prints its label alone, on a line of its own."""
+    if not sys.stderr.isatty():
+        return _NoBar()
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
 
 
 def _print_table(reports):
@@ -1004,8 +1024,7 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
         deltas = None  # the model's own
     cells = (1 if model_path else len(deltas)) * len(rhos)
     try:
-        with executor as client, click.progressbar(length=cells, label=f"phase {name}",
-                                                   file=sys.stderr, show_pos=True) as bar:
+        with executor as client, _progress(cells, f"phase {name}") as bar:
             result = phase_transition(target, n=n, deltas=deltas, rhos=rhos, n_trials=trials,
                                       tol=success_tol, snr_db=snr_db, solver_options=options,
                                       dtype=dtype, random_state=seed, client=client,

@@ -12,6 +12,7 @@ only then).
 """
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -225,7 +226,8 @@ def load_phase_transition(path):
 
 def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20,
                      tol=SUCCESS_TOL, snr_db=None, solver_options=None, dtype="float64",
-                     random_state=0, stop_after=None, client=None, on_cell=None):
+                     random_state=0, stop_after=None, client=None, on_cell=None,
+                     verbose=False):
     """Estimate the success rate of sparse recovery over a grid of ``delta`` and ``rho``.
 
     For every cell, ``M = round(delta N)`` and ``K = max(1, round(rho M))``: one Gaussian
@@ -271,6 +273,9 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
         with ``stop_after``.
     on_cell : callable, optional
         Called with ``(i, j, success_rate)`` as each cell finishes (e.g. a progress bar).
+    verbose : bool, default=False
+        Print a line on stderr as each delta finishes: its cells' success rates and the
+        time so far.
 
     Returns
     -------
@@ -341,6 +346,11 @@ def phase_transition(solver="amp", *, n=500, deltas=None, rhos=None, n_trials=20
         for j, cell_errors in enumerate(row):
             errors[i, j] = cell_errors
             on_cell(i, j, float(np.mean(cell_errors <= tol)))
+        if verbose:
+            rates = " ".join(f"{rate:.2f}" for rate in (errors[i] <= tol).mean(axis=1))
+            print(f"phase {name}: delta {deltas[i]:.3g} ({i + 1} of {len(deltas)}), success "
+                  f"{rates}; {time.perf_counter() - start:.1f} s", file=sys.stderr,
+                  flush=True)
     settings = dict(n_trials=n_trials, tol=tol, snr_db=snr_db, options=options,
                     stop_after=stop_after, dtype=dtype.name, random_state=random_state,
                     seconds=round(time.perf_counter() - start, 2),

@@ -171,3 +171,9 @@ def test_omp_matches_sklearn_for_one_and_many_targets(settings):
         np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-8)
         np.testing.assert_array_equal(ours.n_iter_, reference.n_iter_)
         assert ours.n_nonzero_coefs_ == reference.n_nonzero_coefs_
+
+
+def test_alpha_zero_warns_as_scikit_learn_does():
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    with pytest.warns(UserWarning, match="^With alpha=0, this algorithm does not converge"):
+        Lasso(alpha=0.0).fit(X, X[:, 0])

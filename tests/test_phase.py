@@ -158,3 +158,12 @@ def test_a_phase_file_that_lies_is_refused_in_words(tmp_path, settings, shapes, 
              **{name: np.zeros(shape) for name, shape in sizes.items()})
     with pytest.raises(sparserec.io.InputError, match=f"^.*grid.npz: .*{re.escape(fragment)}"):
         load_phase_transition(tmp_path / "grid.npz")
+
+
+def test_verbose_prints_a_line_per_delta_on_stderr(capsys):
+    phase_transition("amp", n=40, deltas=[0.3, 0.6], rhos=[0.1, 0.9], n_trials=2,
+                     verbose=True)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 2
+    assert lines[0].startswith("phase amp: delta 0.3 (1 of 2), success ")

@@ -125,6 +125,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         check_parameters(self)
         alpha, solver = float(self.alpha), self.solver
+        if alpha == 0:  # (scikit-learn's warning, word for word)
+            warnings.warn("With alpha=0, this algorithm does not converge well. You are "
+                          "advised to use the LinearRegression estimator", stacklevel=2)
         if solver == "auto" and self.precompute != "auto":
             solver = "gram" if self.precompute else "residual"
         X, y = validate_data(self, X, y, accept_sparse="csc", multi_output=True,
