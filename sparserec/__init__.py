@@ -15,7 +15,7 @@ _NAMES = {
     "estimators": ["Lasso", "LassoCV", "OrthogonalMatchingPursuit", "SISTARegressor",
                    "LISTARegressor", "LAMPRegressor", "ALISTARegressor", "LISTACPSSRegressor",
                    "load_model", "load_pretrained"],
-    "learned": ["SISTAParams", "TrainingStoppedWarning"],
+    "learned": ["SISTAParams", "TrainingStoppedWarning", "UnstableModelWarning"],
     "matrices": ["bernoulli_matrix", "dct_dictionary", "gaussian_matrix",
                  "identity_dictionary", "make_dictionary", "paper_matrices",
                  "wavelet_dictionary"],

@@ -900,7 +900,10 @@ def _params_text(model):
         learned = f", denoiser={model.denoiser}" if hasattr(model, "denoiser") else ""
     best = (f", validation NMSE {min(model.validation_scores_):.2f} dB"
             if model.validation_scores_ else "")
-    return f"n_layers={model.n_layers}{learned}, M={M}, N={N}, epochs={model.n_epochs_}{best}"
+    unstable = (f", UNSTABLE on {model.n_unstable_} validation samples"
+                if model.n_unstable_ else "")
+    return (f"n_layers={model.n_layers}{learned}, M={M}, N={N}, epochs={model.n_epochs_}"
+            f"{best}{unstable}")
 
 
 # ----------------------------------------------------------------------------------------

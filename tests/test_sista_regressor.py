@@ -1,6 +1,7 @@
 """Tests of SISTARegressor: scikit-learn behaviour, training, save and load."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+import sparserec
 from sparserec import (SISTARegressor, io, load_model, load_pretrained, make_dictionary,
                        nmse_db, paper_matrices, sample_image, sista)
 from sparserec.datasets import make_sparse_sequences, perturbed_dictionary
@@ -221,3 +223,19 @@ def test_predict_takes_the_pretrained_model_by_name(tmp_path, invoke):
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "columns_predict.npz") as data:
         np.testing.assert_allclose(data["y_hat"], model.predict(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_fit_warns_of_validation_outputs_far_beyond_the_training_targets(tmp_path):
+    # Validation measurements 100 times larger than the training ones: the outputs are far
+    # beyond every training target, as those of an unstable network are.
+    X, Y, A, D = sparserec.make_sparse_sequences(30, 6, 16, 12, 2, random_state=0)
+    model = sparserec.SISTARegressor(A, dictionary=D, max_epochs=1, random_state=0)
+    with pytest.warns(sparserec.UnstableModelWarning,
+                      match=r"unstable on 10 of 10 validation sequences: outputs up to "):
+        model.fit(X, Y, validation_data=(100 * X[:10], Y[:10]))
+    assert model.n_unstable_ == 10
+    model.save(tmp_path / "m.npz")
+    assert sparserec.load_model(tmp_path / "m.npz").n_unstable_ == 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sparserec.UnstableModelWarning)
+        assert sparserec.SISTARegressor(A, dictionary=D, max_epochs=1).fit(X, Y).n_unstable_ == 0

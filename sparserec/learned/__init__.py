@@ -35,7 +35,8 @@ from .optimizers import Adam, RMSprop, clip_by_norm, make_optimizer
 from .sista_rnn import (LEARNABLE, PAPER_SETTINGS, SISTARNN, SISTAParams, check_learn,
                         effective_weights, forward, loss_and_grad)
 from .stacked_rnn import StackedRNN, StackedRNNParams
-from .training import TrainingResult, TrainingStoppedWarning, train, train_loop
+from .training import (TrainingResult, TrainingStoppedWarning, UnstableModelWarning, train,
+                       train_loop)
 
 #: Every network of the learned mode, by name: its class (a
 #: :class:`~sparserec.learned.base.Network`).
@@ -47,5 +48,6 @@ __all__ = ["NETWORKS", "Network", "SISTARNN", "GenericRNN", "StackedRNN", "LISTA
            "effective_weights", "forward", "loss_and_grad", "Weights", "forward_weights",
            "loss_and_weight_grads", "GenericRNNParams", "StackedRNNParams", "LISTAParams",
            "LAMPParams", "ALISTAParams", "LISTACPSSParams", "TrainingResult",
-           "TrainingStoppedWarning", "train", "train_loop", "RMSprop", "Adam", "make_optimizer",
-           "clip_by_norm", "learned_parameters", "per_layer", "plot_layers", "plot_learned"]
+           "TrainingStoppedWarning", "UnstableModelWarning", "train", "train_loop", "RMSprop",
+           "Adam", "make_optimizer", "clip_by_norm", "learned_parameters", "per_layer",
+           "plot_layers", "plot_learned"]

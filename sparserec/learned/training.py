@@ -31,6 +31,11 @@ class TrainingStoppedWarning(RuntimeWarning):
     """Training stopped early because the loss could not be kept finite."""
 
 
+class UnstableModelWarning(RuntimeWarning):
+    """A fitted network gives outputs that are not finite, or far beyond every training
+    target, on some validation samples."""
+
+
 @dataclass
 class TrainingResult:
     """What :func:`train_loop` returns, and so the ``train`` function of every model.
@@ -63,6 +68,8 @@ class TrainingResult:
     n_projected : int
         Steps after which the ``project`` hook changed the parameters; for the SISTA-RNN,
         raised alpha to the stability bound.
+    learning_rate : float or None
+        The optimiser's learning rate at the end (halved by every undone step).
     stop_reason : str
         Why training ended: 'max_epochs', 'max_seconds', 'no improvement', 'callback',
         'interrupted' (Ctrl-C), or the message of the warning when the loss could not be
@@ -84,6 +91,7 @@ class TrainingResult:
     n_epochs: int = 0
     n_rejected: int = 0
     n_projected: int = 0
+    learning_rate: float = None
     stop_reason: str = "max_epochs"
     stages: list = field(default_factory=list)
 
@@ -244,11 +252,12 @@ def train_loop(params, variables, loss_and_grad, n_samples, *, decode, project=N
             result.epoch_times.append(time.perf_counter() - wall)
             result.train_seconds.append(elapsed)
             result.n_epochs, result.final_params = epoch, params
+            result.learning_rate = optimizer.learning_rate
             if verbose:
                 shown = f"  {score_format.format(value)}" if score is not None else ""
                 kept = "  *" if result.best_epoch == epoch else ""
                 print(f"epoch {epoch:3d}  loss {epoch_loss:.6g}{shown}  "
-                      f"{result.epoch_times[-1]:.2f} s{kept}")
+                      f"lr {optimizer.learning_rate:.3g}  {result.epoch_times[-1]:.2f} s{kept}")
             if callback is not None and callback(result):
                 result.stop_reason = "callback"
                 break
@@ -517,7 +526,7 @@ def _append(total, result):
     total.n_epochs += result.n_epochs
     total.n_rejected += result.n_rejected
     total.n_projected += result.n_projected
-    total.stop_reason = result.stop_reason
+    total.stop_reason, total.learning_rate = result.stop_reason, result.learning_rate
 
 
 class _Progress:
@@ -539,7 +548,8 @@ class _Progress:
                  if result.validation_scores else "")
         sys.stderr.write(f"\r{where}epoch {result.n_epochs}/{self.max_epochs} "
                          f"[{'#' * done}{'.' * (20 - done)}]  loss {result.loss_curve[-1]:.4g}"
-                         f"{score}  best epoch {result.best_epoch}\x1b[K")
+                         f"{score}  lr {result.learning_rate:.3g}  best epoch "
+                         f"{result.best_epoch}\x1b[K")
         sys.stderr.flush()
         self.shown = True
 
