@@ -443,7 +443,7 @@ def _check_address(address):
 
     try:
         scheme, location = parse_address(address, strict=False)
-        host, port = get_backend(scheme).get_address_host_port(location)
+        _, port = get_backend(scheme).get_address_host_port(location)
         if not 0 < int(port) < 65536:
             raise ValueError(f"port {port} is not in [1, 65535]")
     except NotImplementedError:  # (an in-process address: nothing to check)

@@ -7,12 +7,15 @@ They share one front (:func:`_greedy`): the signals are checked, the Gram matrix
 (``_greedy_kernels.py``) solve the rows in threads.
 """
 
+import warnings
+
 import numpy as np
 
 from .._threads import in_threads, one_blas_thread
 from .._validation import check_int, check_number, check_signals
 from . import _greedy_kernels
-from ._base import SolverResult, make_result, synthesis, times_dictionary, warn_unconverged
+from ._base import (ConvergenceWarning, SolverResult, make_result, synthesis, times_dictionary,
+                    warn_unconverged)
 
 __all__ = ["omp", "iht", "cosamp", "subspace_pursuit"]
 
@@ -181,8 +184,8 @@ def _greedy(method, x, A, D, n_nonzero, options, check_input):
             raise ValueError(f"{method} needs n_nonzero, the nonzeros of every code; got None")
         n_nonzero = check_int(n_nonzero, "n_nonzero", low=1, high=min(M, N))
     tol = options["tol"]
-    if tol is not None:
-        tol = check_number(tol, "tol", low=0)
+    if tol is not None or method != "omp":
+        options["tol"] = tol = check_number(tol, "tol", low=0)
     if "max_iter" in options:
         options["max_iter"] = check_int(options["max_iter"], "max_iter", low=1)
     Phi = np.asarray(times_dictionary(A, D), dtype=np.float64)
@@ -206,10 +209,12 @@ def _greedy(method, x, A, D, n_nonzero, options, check_input):
             in_threads(_greedy_kernels.pursuit_rows, B, G, Phi, AT, X64, n_nonzero, tol,
                        options["max_iter"], method == "cosamp", H, n_iter, converged,
                        residual)
-    if method == "omp":
-        warn_unconverged("omp", converged, "signals", tol, f"{K} atoms independent of each "
-                         "other", stacklevel=4)
-    else:
+    if method == "omp" and not converged.all():
+        warnings.warn(f"omp: {np.count_nonzero(~converged)} of {B} signals stopped before "
+                      f"{K} atoms{'' if tol is None else f' or tol={tol}'}: every atom left "
+                      "depends on those taken (duplicate or zero columns)",
+                      ConvergenceWarning, stacklevel=4)
+    elif method != "omp":
         warn_unconverged(method, converged, "signals", tol,
                          f"max_iter={options['max_iter']} iterations", stacklevel=4)
     objective = 0.5 * residual
