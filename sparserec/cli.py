@@ -251,6 +251,7 @@ def solve(ctx, inputs, method, output, out_dir, force, workers, scheduler, **_):
     """
     options = _solver_options(ctx, method)
     paths = _expand(inputs)
+    _compile_notice(method)
     executor = _dask_executor(ctx, workers, scheduler)
     if output is not None and (out_dir is not None or len(paths) > 1):
         raise click.UsageError("-o/--output takes a single input; use --out-dir for several",
@@ -329,6 +330,13 @@ def _solve_batch(ctx, paths, out_dir, method, options, force, executor):
     counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
     click.echo(f"{len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     ctx.exit(1 if counts["failed"] else 0)
+
+
+def _compile_notice(method):
+    """One line before a first run, which compiles the method's kernels (seconds)."""
+    if SOLVERS[method].needs_compiling():
+        click.echo(f"compiling numba kernels for {method}: first run only (they are cached "
+                   "for the next runs)", err=True)
 
 
 class _NoBar:
@@ -1023,6 +1031,8 @@ def phase(ctx, solver, model_path, output, plot_path, no_plot, n, deltas, rhos, 
                                                   max_iter=max_iter).items()
                if value is not None}
     target = _load_model(model_path) if model_path else solver
+    if not model_path:
+        _compile_notice(solver)
     if model_path:
         deltas = None  # the model's own
     cells = (1 if model_path else len(deltas)) * len(rhos)

@@ -7,6 +7,8 @@ batch runs and phase diagrams read: adding a solver is one new module and one en
 (docs/contributing.rst).
 """
 
+import importlib
+import os
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -50,6 +52,19 @@ class Solver:
     sequential: bool
     options: MappingProxyType
     phase_options: MappingProxyType
+
+    def needs_compiling(self):
+        """Whether numba's cache lacks a kernel of this solver (those of its module's
+        ``_<name>_kernels.py``): its first call then compiles them, for seconds. False
+        when it cannot tell."""
+        package, name = self.function.__module__.rsplit(".", 1)
+        try:
+            kernels = importlib.import_module(f"{package}._{name}_kernels")
+            return any(not os.path.exists(kernel._cache._cache_file._index_path)
+                       for kernel in vars(kernels).values()
+                       if hasattr(getattr(kernel, "_cache", None), "_cache_file"))
+        except (ImportError, AttributeError):  # (numba's internals changed: no notice)
+            return False
 
 
 def _solver(function, sequential, options, phase_options):
