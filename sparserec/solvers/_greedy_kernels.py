@@ -115,6 +115,14 @@ def _least_squares(G, AT, c, T, t, L, y, z):
 
 
 @njit(cache=True, nogil=True)
+def _squared_norm(x):
+    total = 0.0
+    for m in range(x.size):
+        total += x[m] * x[m]
+    return total
+
+
+@njit(cache=True, nogil=True)
 def _residual_energy(AT, x, support, coef, k, r):
     """``||x - A_S coef||^2``, from the residual itself (no cancellation)."""
     r[:] = x
@@ -122,10 +130,7 @@ def _residual_energy(AT, x, support, coef, k, r):
         g, column = coef[i], AT[support[i]]
         for m in range(r.size):
             r[m] -= g * column[m]
-    total = 0.0
-    for m in range(r.size):
-        total += r[m] * r[m]
-    return total
+    return _squared_norm(r)
 
 
 @njit(cache=True, nogil=True)
@@ -159,9 +164,7 @@ def omp_rows(G, A, AT, X, n_nonzero, tol, H, n_atoms, residual, stopped, start, 
     alpha, chosen, r = np.empty(N), np.empty(N, np.bool_), np.empty(AT.shape[1])
     for b in range(start, stop):
         x, c = X[b], C[b - start]
-        xx = 0.0
-        for m in range(x.size):
-            xx += x[m] * x[m]
+        xx = _squared_norm(x)
         res2, k = xx, 0
         alpha[:] = c
         chosen[:] = False
@@ -247,9 +250,7 @@ def niht_rows(G, A, AT, X, K, tol, max_iter, H, n_iter, converged, residual, sta
     r = np.empty(AT.shape[1])
     for b in range(start, stop):
         x, c, h = X[b], C[b - start], H[b]
-        xx = 0.0
-        for m in range(x.size):
-            xx += x[m] * x[m]
+        xx = _squared_norm(x)
         h[:] = 0.0
         g[:] = c
         _largest(g, K, T)
@@ -352,9 +353,7 @@ def pursuit_rows(G, A, AT, X, K, tol, max_iter, cosamp, H, n_iter, converged, re
     r = np.empty(AT.shape[1])
     for b in range(start, stop):
         x, c, h = X[b], C[b - start], H[b]
-        xx = 0.0
-        for m in range(x.size):
-            xx += x[m] * x[m]
+        xx = _squared_norm(x)
         g[:] = c
         k = 0  # atoms in the current support (0 at the start)
         best = xx
