@@ -50,8 +50,13 @@ def test_lasso_not_converging_warns_with_our_convergence_warning():
                       ) as caught:
         model = Lasso(alpha=1e-4, tol=1e-14, max_iter=1).fit(X, Y)
     assert model.coef_.shape == (3, 40) and np.isfinite(model.coef_).all()
-    # one warning, ours: no more a second one as scikit-learn's ConvergenceWarning
-    assert [type(w.message) for w in caught] == [sparserec.ConvergenceWarning]
+    # one warning, ours and scikit-learn's at once
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    (warning,) = caught
+    assert isinstance(warning.message, sparserec.ConvergenceWarning)
+    assert isinstance(warning.message, SklearnConvergenceWarning)
+    assert warning.filename == __file__  # (it points at the caller's fit)
 
 
 @pytest.mark.parametrize("max_iter", [1, 2])

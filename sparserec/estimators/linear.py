@@ -5,13 +5,21 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._validation import ARRAY, BOOLEAN, MAX_COUNT, RANDOM_STATE, InvalidParameterError, \
     Rule, check_parameters, integer, one_of, real, short_repr
 from ..solvers import ConvergenceWarning, lasso, lasso_path, omp
 
-__all__ = ["Lasso", "LassoCV", "OrthogonalMatchingPursuit"]
+__all__ = ["Lasso", "LassoCV", "OrthogonalMatchingPursuit", "LinearConvergenceWarning"]
+
+
+class LinearConvergenceWarning(ConvergenceWarning, SklearnConvergenceWarning):
+    """What :class:`Lasso` warns of when a target does not converge: sparserec's
+    :class:`~sparserec.ConvergenceWarning` and scikit-learn's at once, so that code
+    written for scikit-learn's estimator catches it. (The solvers warn sparserec's only:
+    importing scikit-learn would slow every command's start.)"""
 
 
 class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -52,8 +60,9 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     Warns
     -----
-    sparserec.ConvergenceWarning
-        When a target did not reach ``tol`` in ``max_iter`` iterations.
+    LinearConvergenceWarning
+        When a target did not reach ``tol`` in ``max_iter`` iterations: a
+        :class:`sparserec.ConvergenceWarning` and scikit-learn's ``ConvergenceWarning``.
 
     Attributes
     ----------
@@ -162,10 +171,17 @@ class Lasso(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 h_init = previous
         # Validated above: the solver trusts its input. Our relative gap is
         # gap / (1/2 ||y||^2); scikit-learn's test is gap <= tol ||y||^2.
-        result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples,
-                       max_iter=int(self.max_iter), tol=2 * float(self.tol), h_init=h_init,
-                       positive=bool(self.positive), method=solver,
-                       weights=weight, A_offset=A_offset, check_input=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = lasso(np.ascontiguousarray(Yc.T), Xc, alpha * n_samples,
+                           max_iter=int(self.max_iter), tol=2 * float(self.tol),
+                           h_init=h_init, positive=bool(self.positive), method=solver,
+                           weights=weight, A_offset=A_offset, check_input=False)
+        for warning in caught:  # the solver's, as the estimator's own
+            category = (LinearConvergenceWarning if issubclass(warning.category,
+                                                                ConvergenceWarning)
+                        else warning.category)
+            warnings.warn(str(warning.message), category, stacklevel=2)
         coef = result.h
         intercept = Y_offset - coef @ X_offset
         squares = Yc**2 if weight is None else Yc**2 * weight[:, None]
