@@ -328,20 +328,7 @@ class OrthogonalMatchingPursuit(MultiOutputMixin, RegressorMixin, BaseEstimator)
             self.coef_, self.intercept_, self.n_iter_ = coef, intercept, result.n_iter
         return self
 
-    def predict(self, X):
-        """Predict with the fitted linear model.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_targets)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X @ np.asarray(self.coef_).T + self.intercept_
+    predict = Lasso.predict  # (the same linear model)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
