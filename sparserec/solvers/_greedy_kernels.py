@@ -12,6 +12,10 @@ every loop is bounded.
 import numpy as np
 from numba import njit
 
+# NIHT shrinks its step at most this many times in an iteration (by 1.98 each time: far
+# below any step that matters).
+_MAX_SHRINKS = 200
+
 # A new atom whose part outside the span of the chosen ones has less than this fraction of
 # its squared norm is taken as dependent on them.
 _DEPENDENT = 1e-10
@@ -267,10 +271,13 @@ def niht_rows(G, A, AT, X, K, tol, max_iter, H, n_iter, converged, residual, sta
                 done = True
                 break
             mu = num / den
+            if not mu < np.inf:  # (NaN or Inf: no step to take, and none to shrink)
+                done = True
+                break
             in_T[:] = False
             for i in range(K):
                 in_T[T[i]] = True
-            while True:
+            for _ in range(_MAX_SHRINKS):  # (bounded: a NaN would never compare)
                 for j in range(N):
                     z[j] = h[j] + mu * g[j]
                 _largest(z, K, T_new)
